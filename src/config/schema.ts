@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * The configuration, one schema for the file and the environment (PROTOCOL.md section 5).
+ * Every object is strict: an unknown key stops the start.
+ */
+
+const tableObject = z.strictObject({
+    table: z.string().min(1).optional(),
+    id_column: z.string().min(1).default('id'),
+    columns: z.array(z.string().min(1)).optional(),
+    owner_column: z.string().min(1).optional(),
+    owner: z
+      .strictObject({ through: z.string().min(1), table: z.string().min(1), column: z.string().min(1) })
+      .optional(),
+    conflict: z
+      .strictObject({
+        strategy: z.enum(['last_write_wins', 'version', 'timestamp', 'field_timestamps', 'previous_values']),
+        column: z.string().min(1).optional(),
+        on_conflict: z.enum(['reject', 'skip']).default('reject'),
+      })
+      .optional(),
+    put: z.enum(['merge', 'replace']).default('merge'),
+    apply: z.enum(['fast', 'exact']).default('fast'),
+    on_unknown_column: z.enum(['reject', 'hold']).default('reject'),
+    types: z.record(z.string(), z.string()).optional(),
+});
+
+// `tables: { todos: }` in YAML is null: an empty table entry is valid.
+const tableSchema = tableObject.nullish().transform((t): TableConfig => t ?? tableObject.parse({}));
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z.strictObject({
+  database: z.strictObject({ url: z.string().min(1).optional() }).default({}),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.coerce.number().int().min(0).max(65535).default(8080),
+      max_body_bytes: positiveInt.default(16 * 1024 * 1024),
+      max_batch_ops: positiveInt.default(50_000),
+      rate_limit: z.strictObject({ per_user_per_minute: positiveInt }).optional(),
+      /** How long shutdown waits for in-flight batches before closing the pool anyway. */
+      shutdown_timeout_ms: positiveInt.default(30_000),
+    })
+    .default(() => serverDefaults()),
+  auth: z
+    .strictObject({
+      mode: z.enum(['jwt', 'none']).default('jwt'),
+      jwt: z
+        .strictObject({
+          secret: z.string().min(1).optional(),
+          jwks_url: z.string().url().optional(),
+          jwks: z.unknown().optional(),
+          public_key: z.string().min(1).optional(),
+          issuer: z.string().min(1).optional(),
+          audience: z.string().min(1).optional(),
+          user_claim: z.string().min(1).default('sub'),
+          jwks_cooldown_ms: z.coerce.number().int().min(0).default(5000),
+        })
+        .optional(),
+      postgres_role: z.string().min(1).optional(),
+    })
+    .optional(),
+  tables: z.record(z.string().min(1), tableSchema).default({}),
+  compat: z.strictObject({ demo_routes: z.coerce.boolean().default(false) }).default({ demo_routes: false }),
+  admin: z.strictObject({ token: z.string().min(1).optional() }).default({}),
+});
+
+function serverDefaults() {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    max_body_bytes: 16 * 1024 * 1024,
+    max_batch_ops: 50_000,
+    shutdown_timeout_ms: 30_000,
+  };
+}
+
+export type WritepathConfig = z.output<typeof configSchema>;
+export type TableConfig = z.output<typeof tableObject>;
