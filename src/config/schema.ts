@@ -29,14 +29,22 @@ const tableObject = z.strictObject({
 // `tables: { todos: }` in YAML is null: an empty table entry is valid.
 const tableSchema = tableObject.nullish().transform((t): TableConfig => t ?? tableObject.parse({}));
 
-const positiveInt = z.coerce.number().int().positive();
+/**
+ * Accepts a number, or a string holding one (a quoted YAML value, an environment variable).
+ * Not z.coerce.number: that turns null, '' and true into 0/1, so `port:` left empty would
+ * silently listen on a random port.
+ */
+const numeric = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), schema);
+
+const positiveInt = numeric(z.number().int().positive());
 
 export const configSchema = z.strictObject({
   database: z.strictObject({ url: z.string().min(1).optional() }).default({}),
   server: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
-      port: z.coerce.number().int().min(0).max(65535).default(8080),
+      port: numeric(z.number().int().min(0).max(65535)).default(8080),
       max_body_bytes: positiveInt.default(16 * 1024 * 1024),
       max_batch_ops: positiveInt.default(50_000),
       rate_limit: z.strictObject({ per_user_per_minute: positiveInt }).optional(),
@@ -56,14 +64,19 @@ export const configSchema = z.strictObject({
           issuer: z.string().min(1).optional(),
           audience: z.string().min(1).optional(),
           user_claim: z.string().min(1).default('sub'),
-          jwks_cooldown_ms: z.coerce.number().int().min(0).default(5000),
+          jwks_cooldown_ms: numeric(z.number().int().min(0)).default(5000),
         })
         .optional(),
       postgres_role: z.string().min(1).optional(),
     })
     .optional(),
-  tables: z.record(z.string().min(1), tableSchema).default({}),
-  compat: z.strictObject({ demo_routes: z.coerce.boolean().default(false) }).default({ demo_routes: false }),
+  // `tables:` with every entry commented out is YAML null: same as no tables.
+  tables: z
+    .record(z.string().min(1), tableSchema)
+    .nullish()
+    .transform((t) => t ?? {}),
+  // Not z.coerce.boolean: it reads the string 'false' as true.
+  compat: z.strictObject({ demo_routes: z.boolean().default(false) }).default({ demo_routes: false }),
   admin: z.strictObject({ token: z.string().min(1).optional() }).default({}),
 });
 

@@ -1,0 +1,54 @@
+import type { RejectionCode } from '../protocol/response.ts';
+import type { RawEntry } from '../protocol/wire.ts';
+import type { TableRule } from '../rules/table-rules.ts';
+import type { TableInfo } from './schema.ts';
+
+export type OpKind = 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * An entry that passed every check that needs no database write: a known table, writable
+ * columns, values converted to their column types. Ready to be applied.
+ */
+export interface Operation {
+  entry: RawEntry;
+  op: OpKind;
+  rule: TableRule;
+  table: TableInfo;
+  /** The row id converted to the key column's type. */
+  id: string;
+  /** Converted values of the columns the entry carries, in the order they came. */
+  values: Array<[column: string, value: string | null]>;
+}
+
+/** Why an entry can never be applied. */
+export interface EntryProblem {
+  code: RejectionCode;
+  message: string;
+  column?: string;
+}
+
+/** A run of consecutive entries with the same tx_id, applied completely or not at all. */
+export interface ClientTransaction<T = Operation> {
+  /** The client's tx_id, absent for an entry without one. */
+  txId: number | undefined;
+  entries: T[];
+}
+
+/**
+ * Splits entries into client transactions: each run of consecutive entries with the same
+ * tx_id is one, an entry without tx_id is one of its own (PROTOCOL.md section 2.3).
+ */
+export function groupTransactions<T extends { entry: RawEntry } | RawEntry>(items: T[]): ClientTransaction<T>[] {
+  const groups: ClientTransaction<T>[] = [];
+  let current: ClientTransaction<T> | undefined;
+  for (const item of items) {
+    const txId = 'entry' in item ? item.entry.txId : item.txId;
+    if (current && txId !== undefined && current.txId === txId) {
+      current.entries.push(item);
+    } else {
+      current = { txId, entries: [item] };
+      groups.push(current);
+    }
+  }
+  return groups;
+}

@@ -1,0 +1,106 @@
+import type pg from 'pg';
+import type { RejectionRecord } from '../core/store.ts';
+
+/**
+ * The server's own tables: the exactly-once ledger and the rejections table
+ * (PROTOCOL.md sections 2.2 and 4). Created at start when missing.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS writepath_ledger (
+  user_id text NOT NULL,
+  client_id text NOT NULL,
+  last_op_id bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE TABLE IF NOT EXISTS writepath_rejections (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id text NOT NULL,
+  client_id text NOT NULL,
+  op_id bigint NOT NULL,
+  tx_id bigint,
+  op text,
+  type text,
+  row_id text,
+  data jsonb,
+  old jsonb,
+  metadata text,
+  code text NOT NULL,
+  column_name text,
+  message text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS writepath_rejections_user_id ON writepath_rejections (user_id);
+`;
+
+/** Any constant, so that instances starting together create the tables one at a time. */
+const SETUP_LOCK = 0x77726974;
+
+export async function ensureServerTables(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
+    await client.query(DDL);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Creates the ledger row of a new client or locks the existing one, in one statement: two
+ * first batches of a new client arriving together both end up here, the second waits for
+ * the first to commit and then sees its position instead of failing on the key.
+ */
+export async function lockLedger(client: pg.ClientBase, userId: string, clientId: string): Promise<number> {
+  const result = await client.query<{ last_op_id: string }>(
+    `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ($1, $2, 0)
+     ON CONFLICT (user_id, client_id) DO UPDATE SET last_op_id = writepath_ledger.last_op_id
+     RETURNING last_op_id`,
+    [userId, clientId],
+  );
+  return Number(result.rows[0]!.last_op_id);
+}
+
+export async function advanceLedger(client: pg.ClientBase, userId: string, clientId: string, lastOpId: number): Promise<void> {
+  await client.query('UPDATE writepath_ledger SET last_op_id = $3, updated_at = now() WHERE user_id = $1 AND client_id = $2', [
+    userId,
+    clientId,
+    lastOpId,
+  ]);
+}
+
+/** One statement for all rejections of a batch. */
+export async function insertRejections(client: pg.ClientBase, rows: RejectionRecord[]): Promise<void> {
+  if (rows.length === 0) return;
+  const json = JSON.stringify(
+    rows.map((r) => ({
+      user_id: r.userId,
+      client_id: r.clientId,
+      op_id: r.opId,
+      tx_id: r.txId ?? null,
+      op: r.op ?? null,
+      type: r.type ?? null,
+      row_id: r.rowId ?? null,
+      data: r.data ?? null,
+      old: r.old ?? null,
+      metadata: r.metadata ?? null,
+      code: r.code,
+      column_name: r.columnName ?? null,
+      message: r.message,
+    })),
+    // jsonb cannot hold NUL characters, and a rejected value may well contain one.
+    (_key, value) => (typeof value === 'string' ? value.replaceAll('\0', '\uFFFD') : value),
+  );
+  await client.query(
+    `INSERT INTO writepath_rejections (user_id, client_id, op_id, tx_id, op, type, row_id, data, old, metadata, code, column_name, message)
+     SELECT user_id, client_id, op_id, tx_id, op, type, row_id, data, old, metadata, code, column_name, message
+     FROM jsonb_to_recordset($1::jsonb) AS r(user_id text, client_id text, op_id bigint, tx_id bigint, op text, type text,
+       row_id text, data jsonb, old jsonb, metadata text, code text, column_name text, message text)`,
+    [json],
+  );
+}
