@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { signDevToken } from '../cli/token.ts';
 import { configSchema, type WritepathConfig } from '../config/schema.ts';
@@ -18,12 +19,12 @@ export interface Playground {
 const PLAYGROUND_USER = 'playground-user';
 
 /**
- * The local playground of PROTOCOL.md section 5: an embedded Postgres (data kept in
- * `.writepath/playground` so rows survive a restart), the to-do example schema, and a
+ * The local playground of PROTOCOL.md section 5: an embedded Postgres (data kept so rows
+ * survive a restart, see defaultDataDir), the to-do example schema, and a
  * signing secret made fresh at every start, so no token outlives the process.
  */
 export async function startPlayground(env: Record<string, string | undefined>): Promise<Playground> {
-  const dataDir = resolve(env.WRITEPATH_PLAYGROUND_DIR ?? '.writepath/playground');
+  const dataDir = resolve(env.WRITEPATH_PLAYGROUND_DIR ?? defaultDataDir());
   await mkdir(dataDir, { recursive: true });
   const database = await startEmbeddedPostgres({ dataDir });
   const client = new pg.Client({ connectionString: database.url });
@@ -42,6 +43,17 @@ export async function startPlayground(env: Record<string, string | undefined>): 
   });
   const token = await signDevToken({ secret, sub: PLAYGROUND_USER, ttl: '12h' });
   return { config, database, token, instructions: (url) => instructions(url, token, database.url) };
+}
+
+/**
+ * `.writepath/playground` in the working directory; as root, a folder under the system's
+ * temporary directory instead, because Postgres then runs as a `postgres` user that cannot
+ * enter a root-only home directory such as /root.
+ */
+function defaultDataDir(): string {
+  if (process.getuid?.() !== 0) return '.writepath/playground';
+  const tag = createHash('sha256').update(process.cwd()).digest('hex').slice(0, 12);
+  return join(tmpdir(), `writepath-playground-${tag}`);
 }
 
 function instructions(url: string, token: string, databaseUrl: string): string {

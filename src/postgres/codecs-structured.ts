@@ -23,6 +23,7 @@ export function jsonCodec(name: 'json' | 'jsonb'): Codec {
         parsed = JSON.parse(v);
         text = v;
       } else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean' || typeof v === 'object') {
+        // Escapes lone surrogates and NUL, so the text itself is always safe to send.
         text = JSON.stringify(v);
         parsed = v;
       } else {
@@ -31,30 +32,34 @@ export function jsonCodec(name: 'json' | 'jsonb'): Codec {
     } catch {
       return no(JSON_EXPECTED);
     }
-    const problem = jsonStringProblem(parsed, name === 'jsonb');
-    return problem ? no(problem) : ok(text);
+    // A raw lone surrogate in the text would silently become U+FFFD on the way.
+    if (/[\uD800-\uDFFF]/u.test(text)) return no('JSON text without unpaired surrogates');
+    if (name === 'jsonb' && !jsonbStorable(parsed)) return no(JSONB_STRINGS);
+    return ok(text);
   };
 }
 
+const JSONB_STRINGS = 'JSON without \\u0000 or unpaired surrogates in its strings';
+
 /**
- * What Postgres refuses inside JSON strings: lone surrogates (json and jsonb) and
- * `\u0000` (jsonb only, which stores strings as text). Walks without recursion so a
- * deeply nested document cannot overflow the stack.
+ * jsonb stores strings as text, so it refuses `\u0000` and unpaired surrogate escapes that
+ * json keeps as written. Walks without recursion so deep nesting cannot overflow the stack.
  */
-function jsonStringProblem(root: unknown, noNul: boolean): string | undefined {
+function jsonbStorable(root: unknown): boolean {
   const stack: unknown[] = [root];
-  const bad = (s: string) => (noNul && s.includes('\u0000')) || /[\uD800-\uDFFF]/u.test(s);
+  const bad = (s: string) => s.includes('\u0000') || /[\uD800-\uDFFF]/u.test(s);
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (bad(v)) return noNul ? 'JSON without \\u0000 or unpaired surrogates in its strings' : 'JSON without unpaired surrogates';
+      if (bad(v)) return false;
     } else if (Array.isArray(v)) {
-      stack.push(...v);
+      // Not push(...v): spreading a huge array overflows the argument limit.
+      for (const item of v) stack.push(item);
     } else if (v !== null && typeof v === 'object') {
       for (const [key, child] of Object.entries(v)) stack.push(key, child);
     }
   }
-  return undefined;
+  return true;
 }
 
 const ARRAY_EXPECTED = 'a JSON array';

@@ -134,7 +134,7 @@ function integerCodec(min: bigint, max: bigint): Codec {
   return (v) => {
     let n: bigint;
     if (typeof v === 'number') {
-      if (!Number.isInteger(v)) return no(expected);
+      if (!Number.isInteger(v) || v < Number(min) || v > Number(max)) return no(expected);
       // A JSON number beyond 2^53 has already lost digits when it reaches us.
       if (!Number.isSafeInteger(v)) return no(`${expected}, sent as text beyond ±${Number.MAX_SAFE_INTEGER}`);
       n = BigInt(v);

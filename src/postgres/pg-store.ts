@@ -17,21 +17,32 @@ export interface PgStoreOptions {
 /** The Store for Postgres, on one pg pool. */
 export class PgStore implements Store {
   private schema: LiveSchema | undefined;
+  /** The schema read in progress, and the one queued behind it (see refreshSchema). */
+  private reading: Promise<void> | undefined;
+  private nextRead: Promise<void> | undefined;
 
-  private constructor(readonly pool: pg.Pool) {}
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly connection: pg.ClientConfig,
+  ) {}
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
   static async open(options: PgStoreOptions): Promise<PgStore> {
-    const pool = new pg.Pool({
+    const connection: pg.ClientConfig = {
       connectionString: options.url,
-      max: options.poolSize ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       application_name: 'writepath',
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
     // An idle client losing its connection (database restart) must not crash the process;
     // the next checkout gets a fresh one.
     pool.on('error', () => {});
-    const store = new PgStore(pool);
+    // A checked-out client has no 'error' listener of the pool's: a connection lost in the
+    // middle of a batch (Postgres stopped, backend terminated, network cut) would be an
+    // uncaught 'error' event and crash the process. Its running query fails all the same,
+    // the client is marked unusable and is dropped on release.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const store = new PgStore(pool, connection);
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -51,11 +62,38 @@ export class PgStore implements Store {
     return this.schema?.tables() ?? [];
   }
 
-  async refreshSchema(): Promise<void> {
+  /**
+   * Re-reads the live schema over a connection of its own, outside the pool: the engine
+   * calls this in the middle of a batch that holds a pool connection, and batches that each
+   * hold one must not wait for another (on a full pool they would wait until the connect
+   * timeout, a pool of one always). Calls made while a read runs share one read started
+   * after it, so every caller sees the schema as of after its call, over one extra
+   * connection at most.
+   */
+  refreshSchema(): Promise<void> {
+    if (!this.reading) {
+      this.reading = this.readSchema().finally(() => (this.reading = undefined));
+      return this.reading;
+    }
+    this.nextRead ??= this.reading
+      .catch(() => {})
+      .then(() => {
+        this.nextRead = undefined;
+        return this.refreshSchema();
+      });
+    return this.nextRead;
+  }
+
+  private async readSchema(): Promise<void> {
+    const client = new pg.Client(this.connection);
+    client.on('error', () => {});
     try {
-      this.schema = await introspect(this.pool);
+      await client.connect();
+      this.schema = await introspect(client);
     } catch (error) {
       throw toBatchError(error);
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
@@ -75,7 +113,12 @@ export class PgStore implements Store {
     } catch (error) {
       // A failed ROLLBACK means the connection is gone: drop it rather than pool it.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw toBatchError(error);
+      const batchError = toBatchError(error);
+      // The schema as last read no longer matches the database (a table or column dropped
+      // while the server runs): read it again, or every retry would fail the same way until
+      // a restart, where a dropped column the config does not name is to be rejected.
+      if (batchError.code === 'schema_mismatch') await this.refreshSchema().catch(() => {});
+      throw batchError;
     } finally {
       client.release(broken);
     }

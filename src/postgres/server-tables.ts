@@ -39,6 +39,13 @@ const SETUP_LOCK = 0x77726974;
 export async function ensureServerTables(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
+    // Made by a migration, they need no DDL: the server's role may then lack CREATE on the
+    // schema (the default on `public` since Postgres 15) and own none of them.
+    const existing = await client.query<{ ready: boolean }>(
+      `SELECT to_regclass('writepath_ledger') IS NOT NULL AND to_regclass('writepath_rejections') IS NOT NULL
+          AND to_regclass('writepath_rejections_user_id') IS NOT NULL AS ready`,
+    );
+    if (existing.rows[0]?.ready) return;
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
     await client.query(DDL);

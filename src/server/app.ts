@@ -32,9 +32,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { config, store, rules, authenticate } = options;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: Number.MAX_SAFE_INTEGER, return503OnClosing: false });
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
+  // preClose runs when close() starts, before in-flight requests finish; from then on new
+  // batches are refused and every response closes its connection, so no idle keep-alive
+  // connection holds the process open.
   let closing = false;
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   // The body is read by the route itself, so that its size is counted after gzip is undone

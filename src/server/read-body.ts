@@ -19,7 +19,11 @@ export async function readBody(stream: Readable, encoding: string | undefined, m
     for await (const chunk of source) {
       size += (chunk as Buffer).length;
       if (size > maxBytes) {
-        source.destroy();
+        if (source !== stream) {
+          stream.unpipe();
+          source.destroy();
+        }
+        await discardRest(stream, maxBytes);
         throw tooLarge(maxBytes);
       }
       chunks.push(chunk as Buffer);
@@ -30,6 +34,23 @@ export async function readBody(stream: Readable, encoding: string | undefined, m
     throw error;
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * Reads and drops what the client still sends, so it receives the 413 instead of a reset
+ * connection (an uploader can then shrink its batches). A client that keeps sending far
+ * past the limit is cut off.
+ */
+async function discardRest(stream: Readable, maxBytes: number): Promise<void> {
+  const cap = Math.max(maxBytes, 1024 * 1024) * 4;
+  let dropped = 0;
+  for await (const chunk of stream) {
+    dropped += (chunk as Buffer).length;
+    if (dropped > cap) {
+      stream.destroy();
+      return;
+    }
+  }
 }
 
 export function tooLarge(maxBytes: number): WritepathError {

@@ -23,10 +23,10 @@ export async function startTestServer(options: { config?: Record<string, unknown
   if (!options.databaseUrl) await sql(databaseUrl, exampleSchemaSql);
   const config = configSchema.parse({
     database: { url: databaseUrl },
-    server: { port: 0 },
     auth: { jwt: { secret: TEST_SECRET } },
     tables: { lists: {}, todos: {} },
     ...options.config,
+    server: { port: 0, ...(options.config?.server as object | undefined) },
   });
   const server = await startServer(config);
   return {
