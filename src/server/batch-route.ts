@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
+import { processBatch } from '../core/process-batch.ts';
+import { isObject, parseBatchRequest } from '../protocol/wire.ts';
+import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { readBody } from './read-body.ts';
+
+/** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
+export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
+  const { config, store, rules, authenticate } = options;
+  const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
+
+  app.post('/api/data', {
+    onRequest: async (request) => {
+      if (lifecycle.closing) throw unavailable('shutting_down', 'the server is shutting down; retry');
+      request.auth = await authenticate(request.headers.authorization);
+    },
+    handler: async (request) => {
+      const body = await readJson(request.body as Readable, request.headers['content-encoding'], config.server.max_body_bytes);
+      if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
+        throw new WritepathError({
+          code: 'too_many_operations',
+          status: 413,
+          message: `the batch has ${body.batch.length} entries, over the limit of ${config.server.max_batch_ops} (server.max_batch_ops); send fewer transactions per request`,
+        });
+      }
+      const batch = parseBatchRequest(body);
+      const auth = request.auth!;
+      limiter?.take(auth.userId);
+      return processBatch({ store, rules }, batch, auth);
+    },
+  });
+}
+
+/** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
+export async function readJson(stream: Readable, encoding: string | undefined, maxBytes: number): Promise<unknown> {
+  const raw = await readBody(stream, encoding, maxBytes);
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badRequest('invalid_json', 'the body is not valid JSON');
+  }
+}

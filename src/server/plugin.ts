@@ -1,0 +1,78 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Authenticate } from '../auth/authenticate.ts';
+import type { WritepathConfig } from '../config/schema.ts';
+import { serverError, WritepathError } from '../core/errors.ts';
+import type { AuthContext, Store } from '../core/store.ts';
+import type { TableRules } from '../rules/table-rules.ts';
+import { registerBatchRoute } from './batch-route.ts';
+
+export interface WritepathPluginOptions {
+  config: WritepathConfig;
+  store: Store;
+  rules: TableRules;
+  authenticate: Authenticate;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: AuthContext;
+  }
+}
+
+/** Shared by the routes of one plugin instance: whether close() has started. */
+export interface Lifecycle {
+  closing: boolean;
+}
+
+/**
+ * writepath's routes as a fastify plugin. Registered without fastify-plugin, so its body
+ * parser and error handler stay inside it: a host application's other routes keep theirs.
+ */
+export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async (app, options) => {
+  const lifecycle: Lifecycle = { closing: false };
+  // preClose runs when close() starts, before in-flight requests finish; from then on new
+  // batches are refused and every response closes its connection, so no idle keep-alive
+  // connection holds the process open.
+  app.addHook('preClose', async () => {
+    lifecycle.closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (lifecycle.closing) reply.header('connection', 'close');
+  });
+
+  // The body is read by the route itself, so that its size is counted after gzip is undone
+  // and the 401 check comes before it is read at all.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', (_request, payload, done) => done(null, payload));
+  app.setErrorHandler((error, request, reply) => {
+    const known = toWritepathError(error);
+    if (known.status >= 500) request.log.error({ err: known.cause ?? known }, known.message);
+    if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
+    reply.status(known.status).send(known.toJSON());
+  });
+
+  registerHealthRoutes(app, options.store, lifecycle);
+  registerBatchRoute(app, options, lifecycle);
+};
+
+function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    if (lifecycle.closing) return reply.status(503).send({ status: 'shutting_down' });
+    const up = await store.ping();
+    return reply.status(up ? 200 : 503).send({ status: up ? 'ready' : 'database_unavailable' });
+  });
+}
+
+/** Everything that ends a request becomes a WritepathError; fastify's own 4xx keep their status. */
+function toWritepathError(error: unknown): WritepathError {
+  if (error instanceof WritepathError) return error;
+  const e = error as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new WritepathError({ code: 'unsupported_media_type', status: 415, message: 'Content-Type must be application/json' });
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new WritepathError({ code: 'bad_request', status: e.statusCode, message: e.message ?? 'bad request' });
+  }
+  return serverError('internal', 'unexpected server error', error);
+}
