@@ -41,7 +41,7 @@ export class PgStore implements Store {
     // middle of a batch (Postgres stopped, backend terminated, network cut) would be an
     // uncaught 'error' event and crash the process. Its running query fails all the same,
     // the client is marked unusable and is dropped on release.
-    // REVERTED
+    pool.on('connect', (client) => client.on('error', () => {}));
     const store = new PgStore(pool, connection);
     try {
       await ensureServerTables(pool);
