@@ -30,6 +30,9 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
         await delay(10 * attempt + Math.random() * 20);
         continue;
       }
+      // The database changed under the schema as last read (a table or column dropped or
+      // retyped): the store has read it again; one more try decides with the fresh one.
+      if (error instanceof WritepathError && error.code === 'schema_mismatch' && attempt === 1) continue;
       throw error;
     }
   }

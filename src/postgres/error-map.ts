@@ -58,7 +58,8 @@ export function classifyPgError(error: unknown, clientTable?: string): PgErrorMe
   if (/timeout exceeded when trying to connect/i.test(message)) {
     return { kind: 'batch', error: unavailable('pool_exhausted', 'all database connections are busy; retry', error) };
   }
-  if (code === '42P01' || code === '42703' || code === '3F000') {
+  // 42804: a column's type changed under the schema as last read.
+  if (code === '42P01' || code === '42703' || code === '3F000' || code === '42804') {
     return { kind: 'batch', error: serverError('schema_mismatch', `the database schema does not match the configuration (${code})`, error) };
   }
   if (code === '42501') {
