@@ -47,6 +47,7 @@ function fakeStore(failure: unknown, failAt: (attempt: number) => boolean) {
             return { ok: true as const };
           }),
         recordRejections: async () => {},
+        readRows: async () => new Map(),
       };
       const result = await work(tx);
       if (failAt(attempt)) throw failure;

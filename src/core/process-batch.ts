@@ -2,6 +2,7 @@ import type { BatchResponse, RejectedEntry } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { WritepathError } from './errors.ts';
+import { checkOwnership } from './ownership.ts';
 import { groupTransactions, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
 import type { AuthContext, RejectionRecord, Store, StoreTransaction } from './store.ts';
@@ -62,17 +63,24 @@ async function processInTransaction(
     }
   }
 
-  let applied = 0;
-  const outcomes = await tx.apply(valid);
-  valid.forEach((group, index) => {
-    const outcome = outcomes[index]!;
-    if (outcome.ok) {
-      applied += group.entries.length;
-      return;
-    }
+  const reject = (group: ClientTransaction<Operation>, opId: number, problem: EntryProblem) => {
     const raw = group.entries.map((o) => o.entry);
-    const cause = raw.find((e) => e.opId === outcome.opId) ?? raw[0]!;
-    rejected.push(...rejectTransaction(raw, cause, outcome.problem));
+    const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
+    rejected.push(...rejectTransaction(raw, cause, problem));
+  };
+  const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), tx.readRows);
+  const allowed = valid.filter((group, index) => {
+    const verdict = verdicts[index];
+    if (verdict) reject(group, verdict.opId, verdict.problem);
+    return !verdict;
+  });
+
+  let applied = 0;
+  const outcomes = await tx.apply(allowed);
+  allowed.forEach((group, index) => {
+    const outcome = outcomes[index]!;
+    if (outcome.ok) applied += group.entries.length;
+    else reject(group, outcome.opId, outcome.problem);
   });
   rejected.sort((a, b) => a.op_id - b.op_id);
 

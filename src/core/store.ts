@@ -1,4 +1,5 @@
 import type { ClientTransaction, EntryProblem, Operation } from './operation.ts';
+import type { ReadRows } from './row-reader.ts';
 import type { TableInfo } from './schema.ts';
 
 /**
@@ -44,6 +45,8 @@ export interface StoreTransaction {
    * outcome per transaction, in the same order.
    */
   apply(transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]>;
+  /** Reads (and share-locks) current rows for the checks that need them, one query a call. */
+  readRows: ReadRows;
   /** Stores rejections in the rejections table, in this transaction. */
   recordRejections(rows: RejectionRecord[]): Promise<void>;
 }

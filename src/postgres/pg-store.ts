@@ -3,6 +3,7 @@ import type { TableInfo } from '../core/schema.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
+import { readRows } from './read-rows.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
 import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
 
@@ -144,5 +145,6 @@ function transactionOn(client: pg.PoolClient): StoreTransaction {
     advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
     apply: (transactions) => applyExact(client, transactions),
     recordRejections: (rows) => insertRejections(client, rows),
+    readRows: (table, idColumn, ids, columns) => readRows(client, table, idColumn, ids, columns),
   };
 }

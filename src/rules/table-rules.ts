@@ -15,6 +15,10 @@ export interface TableRule {
   put: 'merge' | 'replace';
   apply: 'fast' | 'exact';
   onUnknownColumn: 'reject' | 'hold';
+  /** Rows belong to the token's user through this column. */
+  ownerColumn: string | undefined;
+  /** Rows belong to whoever owns their parent: `through` links to `table` (a client name), owned by `column`. */
+  owner: { through: string; table: string; column: string } | undefined;
 }
 
 export class TableRules {
@@ -32,6 +36,8 @@ export class TableRules {
           put: t.put,
           apply: t.apply,
           onUnknownColumn: t.on_unknown_column,
+          ownerColumn: t.owner_column,
+          owner: t.owner,
         },
       ]),
     );

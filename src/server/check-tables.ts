@@ -21,6 +21,17 @@ export function checkTables(rules: TableRules, findTable: (name: string) => Prim
     } else if (table.primaryKey && (table.primaryKey.length !== 1 || table.primaryKey[0] !== rule.idColumn)) {
       problems.push(`${where}: ${rule.dbTable} needs ${rule.idColumn} as its primary key (it has ${table.primaryKey.join(', ') || 'none'})`);
     }
+    if (rule.ownerColumn && !table.columns.has(rule.ownerColumn)) {
+      problems.push(`${where}.owner_column: ${rule.ownerColumn} does not exist in ${rule.dbTable}`);
+    }
+    if (rule.owner) {
+      if (!table.columns.has(rule.owner.through)) problems.push(`${where}.owner.through: ${rule.owner.through} does not exist in ${rule.dbTable}`);
+      const parentRule = rules.get(rule.owner.table);
+      const parent = parentRule && findTable(parentRule.dbTable);
+      if (parent && !parent.columns.has(rule.owner.column)) {
+        problems.push(`${where}.owner.column: ${rule.owner.column} does not exist in ${parentRule.dbTable}`);
+      }
+    }
     for (const name of rule.columns ?? []) {
       const column = table.columns.get(name);
       if (!column) problems.push(`${where}.columns: ${name} does not exist in ${rule.dbTable}`);

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../config/schema.ts';
+import { TableRules } from '../rules/table-rules.ts';
+import type { ClientTransaction, Operation, OpKind } from './operation.ts';
+import { checkOwnership } from './ownership.ts';
+import type { ReadRows } from './row-reader.ts';
+import type { ColumnInfo, TableInfo } from './schema.ts';
+
+const rules = new TableRules(
+  configSchema.parse({
+    tables: {
+      lists: { owner_column: 'owner_id' },
+      todos: { owner: { through: 'list_id', table: 'lists', column: 'owner_id' } },
+    },
+  }).tables,
+);
+
+function table(name: string, columns: string[]): TableInfo {
+  const info = (c: string): ColumnInfo => ({ name: c, type: 'text', nullable: true, generated: false, hasDefault: false, convert: (v) => ({ ok: true, value: v === null ? null : String(v) }) });
+  return { schema: 'public', name, columns: new Map(['id', ...columns].map((c) => [c, info(c)])) };
+}
+const tables: Record<string, TableInfo> = { lists: table('lists', ['name', 'owner_id']), todos: table('todos', ['description', 'list_id']) };
+
+let opId = 0;
+function op(kind: OpKind, type: 'lists' | 'todos', id: string, values: Record<string, string | null> = {}): Operation {
+  opId++;
+  return { entry: { opId, txId: opId, fields: {} }, op: kind, rule: rules.get(type)!, table: tables[type]!, id, values: Object.entries(values) };
+}
+const tx = (...entries: Operation[]): ClientTransaction<Operation> => ({ txId: entries[0]!.entry.txId, entries });
+
+/** A reader over fixed rows that counts its queries. */
+function reader(rows: Record<string, Record<string, Record<string, string | null>>>) {
+  const calls: Array<{ table: string; ids: number }> = [];
+  const read: ReadRows = async (t, _idColumn, ids, columns) => {
+    calls.push({ table: t.name, ids: ids.length });
+    const found = new Map<string, Record<string, string | null>>();
+    for (const id of ids) {
+      const row = rows[t.name]?.[id];
+      if (row) found.set(id, Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+    }
+    return found;
+  };
+  return { read, calls };
+}
+
+describe('checkOwnership', () => {
+  it('reads each table at most twice for a whole batch, however many rows it touches', async () => {
+    const rows: Record<string, Record<string, Record<string, string | null>>> = { lists: {}, todos: {} };
+    const batch: ClientTransaction<Operation>[] = [];
+    for (let i = 0; i < 50; i++) {
+      rows.lists![`l${i}`] = { owner_id: i % 2 ? 'u1' : 'u2' };
+      rows.todos![`t${i}`] = { list_id: `l${i}` };
+      batch.push(tx(op('PATCH', 'todos', `t${i}`, { description: 'x' })), tx(op('PUT', 'todos', `n${i}`, { list_id: `l${i}` })));
+      batch.push(tx(op('PATCH', 'lists', `l${i}`, { name: 'y' })));
+    }
+    const { read, calls } = reader(rows);
+    const verdicts = await checkOwnership(batch, 'u1', rules, (name) => tables[name], read);
+    expect(calls.length).toBeLessThanOrEqual(4);
+    expect(calls.filter((c) => c.table === 'todos')).toHaveLength(1);
+    // Odd lists are u1's: their transactions pass, the others are refused.
+    expect(verdicts.map((v) => v === undefined)).toEqual(batch.map((t) => Number(/\d+/.exec(t.entries[0]!.id)![0]) % 2 === 1));
+  });
+
+  it('reads nothing for a batch on tables without ownership rules', async () => {
+    const plain = new TableRules(configSchema.parse({ tables: { lists: {} } }).tables);
+    const { read, calls } = reader({});
+    const operation = { ...op('PUT', 'lists', 'a', { name: 'n' }), rule: plain.get('lists')! };
+    expect(await checkOwnership([tx(operation)], 'u1', plain, (name) => tables[name], read)).toEqual([undefined]);
+    expect(calls).toEqual([]);
+  });
+
+  it('adds the owner to a PUT that lacks it, so the database row carries it', async () => {
+    const { read } = reader({});
+    const put = op('PUT', 'lists', 'new', { name: 'n' });
+    await checkOwnership([tx(put)], 'u1', rules, (name) => tables[name], read);
+    expect(put.values).toEqual([['name', 'n'], ['owner_id', 'u1']]);
+  });
+});
