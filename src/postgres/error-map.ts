@@ -62,6 +62,10 @@ export function classifyPgError(error: unknown, clientTable?: string): PgErrorMe
   if (code === '42P01' || code === '42703' || code === '3F000' || code === '42804') {
     return { kind: 'batch', error: serverError('schema_mismatch', `the database schema does not match the configuration (${code})`, error) };
   }
+  // The same SQLSTATE as a missing grant, but a policy refusing this user's row.
+  if (code === '42501' && /row-level security/i.test(message)) {
+    return { kind: 'permanent', problem: { code: 'forbidden', message: `${clientTable ? `${clientTable}: ` : ''}${message}` } };
+  }
   if (code === '42501') {
     return { kind: 'batch', error: serverError('permission_denied', 'the server\'s database role lacks a permission it needs', error) };
   }

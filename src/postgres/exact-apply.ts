@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ClientTransaction, Operation } from '../core/operation.ts';
 import type { TransactionOutcome } from '../core/store.ts';
 import { classifyPgError } from './error-map.ts';
+import type { RowLevelSecurity } from './row-level-security.ts';
 import { ident, qualified } from './sql.ts';
 
 /**
@@ -9,14 +10,23 @@ import { ident, qualified } from './sql.ts';
  * under a savepoint so a permanent error rolls back just that transaction. Always correct;
  * the set-based planner falls back to it where folding cannot be proven equal.
  */
-export async function applyExact(client: pg.ClientBase, transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]> {
+export async function applyExact(
+  client: pg.ClientBase,
+  transactions: ClientTransaction<Operation>[],
+  rls?: RowLevelSecurity,
+): Promise<TransactionOutcome[]> {
   const outcomes: TransactionOutcome[] = [];
   for (const transaction of transactions) {
     await client.query('SAVEPOINT wp_tx');
     let outcome: TransactionOutcome = { ok: true };
     for (const operation of transaction.entries) {
       try {
-        await client.query(statementFor(operation));
+        const result = await client.query(statementFor(operation));
+        const hidden = rls && (await rls.hiddenRow(client, operation, result.rowCount));
+        if (hidden) {
+          outcome = { ok: false, opId: operation.entry.opId, problem: hidden };
+          break;
+        }
       } catch (error) {
         const meaning = classifyPgError(error, operation.rule.clientName);
         if (meaning.kind === 'batch') throw meaning.error;

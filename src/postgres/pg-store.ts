@@ -4,6 +4,7 @@ import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
 import { readRows } from './read-rows.ts';
+import { RowLevelSecurity } from './row-level-security.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
 import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
 
@@ -13,6 +14,8 @@ export interface PgStoreOptions {
   poolSize?: number;
   /** How long a batch waits for a free connection before answering 503 (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** RLS mode: write the configured tables under this role (`auth.postgres_role`). */
+  role?: string;
 }
 
 /** The Store for Postgres, on one pg pool. */
@@ -25,6 +28,7 @@ export class PgStore implements Store {
   private constructor(
     readonly pool: pg.Pool,
     private readonly connection: pg.ClientConfig,
+    private readonly rls: RowLevelSecurity | undefined,
   ) {}
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
@@ -43,7 +47,7 @@ export class PgStore implements Store {
     // uncaught 'error' event and crash the process. Its running query fails all the same,
     // the client is marked unusable and is dropped on release.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const store = new PgStore(pool, connection);
+    const store = new PgStore(pool, connection, options.role ? new RowLevelSecurity(options.role) : undefined);
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -98,7 +102,7 @@ export class PgStore implements Store {
     }
   }
 
-  async transaction<T>(_context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  async transaction<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -108,7 +112,7 @@ export class PgStore implements Store {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work(transactionOn(client));
+      const result = await work(transactionOn(client, context, this.rls));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -139,11 +143,11 @@ export class PgStore implements Store {
   }
 }
 
-function transactionOn(client: pg.PoolClient): StoreTransaction {
+function transactionOn(client: pg.PoolClient, context: AuthContext, rls: RowLevelSecurity | undefined): StoreTransaction {
   return {
     lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
     advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    apply: (transactions) => applyExact(client, transactions),
+    apply: (transactions) => (rls ? rls.as(client, context, () => applyExact(client, transactions, rls)) : applyExact(client, transactions)),
     recordRejections: (rows) => insertRejections(client, rows),
     readRows: (table, idColumn, ids, columns) => readRows(client, table, idColumn, ids, columns),
   };

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { PgStore } from '../postgres/pg-store.ts';
+import { checkRole } from '../postgres/row-level-security.ts';
 import { TableRules } from '../rules/table-rules.ts';
 import { buildApp } from './app.ts';
 import { checkTables } from './check-tables.ts';
@@ -32,9 +33,14 @@ export async function startServer(config: WritepathConfig, options: { logger?: F
   if (!url) throw new StartupError(['database.url is not set']);
   if (url.startsWith('mongodb')) throw new StartupError(['database.url: MongoDB is not supported yet; use a postgres:// URL']);
   const authenticate = createAuthenticator(config.auth);
-  const store = await PgStore.open({ url });
+  const role = config.auth?.postgres_role;
+  const store = await PgStore.open({ url, role });
   const rules = new TableRules(config.tables);
   const problems = checkTables(rules, (name) => store.findTable(name));
+  if (role && problems.length === 0) {
+    const tables = rules.all().map((rule) => ({ where: `tables.${rule.clientName}`, ...store.findTable(rule.dbTable)! }));
+    problems.push(...(await checkRole(store.pool, role, tables)));
+  }
   if (problems.length > 0) {
     await store.close();
     throw new StartupError(problems);
