@@ -24,6 +24,10 @@ const tableObject = z.strictObject({
     apply: z.enum(['fast', 'exact']).default('fast'),
     on_unknown_column: z.enum(['reject', 'hold']).default('reject'),
     types: z.record(z.string(), z.string()).optional(),
+    /** DELETE sets this column (now() for a timestamp, true for a boolean) instead of removing the row. */
+    soft_delete: z.strictObject({ column: z.string().min(1) }).optional(),
+    /** A JSON Schema (draft 2020-12 subset, via ajv) that PUT and PATCH data must satisfy. */
+    json_schema: z.record(z.string(), z.unknown()).optional(),
 });
 
 // `tables: { todos: }` in YAML is null: an empty table entry is valid.

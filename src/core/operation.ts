@@ -1,6 +1,7 @@
 import type { RejectionCode } from '../protocol/response.ts';
 import type { RawEntry } from '../protocol/wire.ts';
 import type { TableRule } from '../rules/table-rules.ts';
+import type { OperationHandler } from './hooks.ts';
 import type { TableInfo } from './schema.ts';
 
 export type OpKind = 'PUT' | 'PATCH' | 'DELETE';
@@ -18,6 +19,12 @@ export interface Operation {
   id: string;
   /** Converted values of the columns the entry carries, in the order they came. */
   values: Array<[column: string, value: string | null]>;
+  /** Converted `old` values (trackPrevious) of known columns; empty without `old`. */
+  old: Array<[column: string, value: string | null]>;
+  /** The entry's `metadata` text (trackMetadata). */
+  metadata: string | undefined;
+  /** Library mode: code that runs for this table and op inside the transaction. */
+  handler?: OperationHandler;
 }
 
 /** Why an entry can never be applied. */
@@ -25,6 +32,8 @@ export interface EntryProblem {
   code: RejectionCode;
   message: string;
   column?: string;
+  /** For `conflict`: the server's row as the client represents it. */
+  current?: Record<string, unknown>;
 }
 
 /** A run of consecutive entries with the same tx_id, applied completely or not at all. */

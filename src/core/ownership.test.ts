@@ -24,7 +24,7 @@ const tables: Record<string, TableInfo> = { lists: table('lists', ['name', 'owne
 let opId = 0;
 function op(kind: OpKind, type: 'lists' | 'todos', id: string, values: Record<string, string | null> = {}): Operation {
   opId++;
-  return { entry: { opId, txId: opId, fields: {} }, op: kind, rule: rules.get(type)!, table: tables[type]!, id, values: Object.entries(values) };
+  return { entry: { opId, txId: opId, fields: {} }, op: kind, rule: rules.get(type)!, table: tables[type]!, id, values: Object.entries(values), old: [], metadata: undefined };
 }
 const tx = (...entries: Operation[]): ClientTransaction<Operation> => ({ txId: entries[0]!.entry.txId, entries });
 

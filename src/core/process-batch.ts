@@ -2,6 +2,8 @@ import type { BatchResponse, RejectedEntry } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { WritepathError } from './errors.ts';
+import { runBeforeApply, validateData } from './entry-hooks.ts';
+import type { Hooks } from './hooks.ts';
 import { checkOwnership } from './ownership.ts';
 import { groupTransactions, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
@@ -12,6 +14,10 @@ export interface EngineOptions {
   rules: TableRules;
   /** Attempts for a batch that hits a serialization failure or deadlock (default 3). */
   maxAttempts?: number;
+  /** Library mode: custom logic around the entries. */
+  hooks?: Hooks;
+  /** Where an afterCommit hook's error is reported (it never changes the response). */
+  onHookError?: (error: unknown) => void;
 }
 
 /**
@@ -22,8 +28,9 @@ export interface EngineOptions {
 export async function processBatch(options: EngineOptions, request: BatchRequest, auth: AuthContext): Promise<BatchResponse> {
   const maxAttempts = options.maxAttempts ?? 3;
   for (let attempt = 1; ; attempt++) {
+    let result: BatchResponse;
     try {
-      return await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth));
+      result = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth));
     } catch (error) {
       // Serialization failures and deadlocks usually pass on a second try; the client
       // would retry anyway, but an answer now is kinder than a 503.
@@ -36,6 +43,14 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
       if (error instanceof WritepathError && error.code === 'schema_mismatch' && attempt === 1) continue;
       throw error;
     }
+    if (options.hooks?.afterCommit) {
+      try {
+        await options.hooks.afterCommit(result, auth);
+      } catch (error) {
+        options.onHookError?.(error);
+      }
+    }
+    return result;
   }
 }
 
@@ -46,55 +61,91 @@ async function processInTransaction(
   auth: AuthContext,
 ): Promise<BatchResponse> {
   const { clientId, entries } = request;
+  const { hooks } = options;
   const ledger = await tx.lockLedger(auth.userId, clientId);
   const fresh = entries.filter((e) => e.opId > ledger);
   const duplicates = entries.length - fresh.length;
 
-  const checks = await resolveEntries(fresh, options.rules, options.store);
-  const rejected: RejectedEntry[] = [];
-  const valid: ClientTransaction<Operation>[] = [];
-  for (const group of groupTransactions(fresh)) {
-    const problems = group.entries.map((e) => checks.get(e)!).filter((c) => c.kind === 'rejected');
-    const first = problems[0];
-    if (first && first.kind === 'rejected') {
-      rejected.push(...rejectTransaction(group.entries, first.entry, first.problem));
-    } else {
-      valid.push({ txId: group.txId, entries: group.entries.map((e) => (checks.get(e) as { operation: Operation }).operation) });
+  // Every check that needs no write, entry by entry: hooks, table and columns, values, validators.
+  const problems = new Map<RawEntry, EntryProblem>();
+  const prepared: RawEntry[] = [];
+  for (const item of await runBeforeApply(fresh, hooks, auth)) {
+    if ('problem' in item) problems.set(item.entry, item.problem);
+    prepared.push('problem' in item ? item.entry : item);
+  }
+  const checks = await resolveEntries(prepared.filter((e) => !problems.has(e)), options.rules, options.store);
+  const operations = new Map<RawEntry, Operation>();
+  for (const [entry, check] of checks) {
+    if (check.kind === 'rejected') {
+      problems.set(entry, check.problem);
+      continue;
     }
+    const invalid = await validateData(check.operation, hooks);
+    if (invalid) problems.set(entry, invalid);
+    else operations.set(entry, withHandler(check.operation, hooks));
   }
 
-  const reject = (group: ClientTransaction<Operation>, opId: number, problem: EntryProblem) => {
-    const raw = group.entries.map((o) => o.entry);
+  const rejected: RejectedEntry[] = [];
+  const stored: RejectedEntry[] = [];
+  const reject = (raw: RawEntry[], opId: number, problem: EntryProblem) => {
     const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
     rejected.push(...rejectTransaction(raw, cause, problem));
   };
+  const valid: ClientTransaction<Operation>[] = [];
+  for (const group of groupTransactions(prepared)) {
+    const cause = group.entries.find((e) => problems.has(e));
+    if (cause) reject(group.entries, cause.opId, problems.get(cause)!);
+    else valid.push({ txId: group.txId, entries: group.entries.map((e) => operations.get(e)!) });
+  }
+
   const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), tx.readRows);
   const allowed = valid.filter((group, index) => {
     const verdict = verdicts[index];
-    if (verdict) reject(group, verdict.opId, verdict.problem);
+    if (verdict) reject(group.entries.map((o) => o.entry), verdict.opId, verdict.problem);
     return !verdict;
   });
 
   let applied = 0;
+  let skipped = 0;
   const outcomes = await tx.apply(allowed);
   allowed.forEach((group, index) => {
     const outcome = outcomes[index]!;
-    if (outcome.ok) applied += group.entries.length;
-    else reject(group, outcome.opId, outcome.problem);
+    const raw = group.entries.map((o) => o.entry);
+    if (outcome.ok) {
+      applied += raw.length;
+    } else if (outcome.skip) {
+      // Dropped by `on_conflict: skip`: counted, and stored where the app can see it.
+      skipped += raw.length;
+      stored.push(...rejectTransaction(raw, raw.find((e) => e.opId === outcome.opId) ?? raw[0]!, outcome.problem));
+    } else {
+      reject(raw, outcome.opId, outcome.problem);
+    }
   });
   rejected.sort((a, b) => a.op_id - b.op_id);
 
-  await tx.recordRejections(rejected.map((r) => rejectionRecord(r, auth.userId, clientId, fresh)));
+  const records = [...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, prepared));
+  await tx.recordRejections(records);
   const lastOpId = Math.max(ledger, ...fresh.map((e) => e.opId));
   if (lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped: 0, rejected };
+  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
+}
+
+/** Library mode: the handler for this table and op, carried by the operation to the store. */
+function withHandler(operation: Operation, hooks: Hooks | undefined): Operation {
+  const handler = hooks?.tables?.[operation.rule.clientName]?.handlers?.[operation.op];
+  return handler ? { ...operation, handler } : operation;
 }
 
 /** Every entry of a rejected client transaction: the cause with its code, the rest pointing at it. */
 function rejectTransaction(entries: RawEntry[], cause: RawEntry, problem: EntryProblem): RejectedEntry[] {
   return entries.map((entry) =>
     entry === cause
-      ? rejectedEntry(entry, { code: problem.code, message: problem.message, ...(problem.column !== undefined && { column: problem.column }) })
+      ? rejectedEntry(entry, {
+          code: problem.code,
+          message: problem.message,
+          ...(problem.column !== undefined && { column: problem.column }),
+          ...(problem.current !== undefined && { current: problem.current }),
+        })
       : rejectedEntry(entry, {
           code: 'transaction_rejected',
           message: `op ${cause.opId} of the same client transaction was rejected (${problem.code})`,
@@ -103,7 +154,7 @@ function rejectTransaction(entries: RawEntry[], cause: RawEntry, problem: EntryP
   );
 }
 
-function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'message' | 'column' | 'cause_op_id'>): RejectedEntry {
+function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'message' | 'column' | 'cause_op_id' | 'current'>): RejectedEntry {
   const f = entry.fields;
   const out: RejectedEntry = { op_id: entry.opId, code: rest.code, message: rest.message };
   if (entry.txId !== undefined) out.tx_id = entry.txId;
@@ -111,6 +162,7 @@ function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'mess
   if (typeof f.type === 'string') out.type = f.type;
   if (typeof f.id === 'string') out.id = f.id;
   if (rest.column !== undefined) out.column = rest.column;
+  if (rest.current !== undefined) out.current = rest.current;
   if (rest.cause_op_id !== undefined) out.cause_op_id = rest.cause_op_id;
   return out;
 }

@@ -51,7 +51,11 @@ export interface StoreTransaction {
   recordRejections(rows: RejectionRecord[]): Promise<void>;
 }
 
-export type TransactionOutcome = { ok: true } | { ok: false; opId: number; problem: EntryProblem };
+/**
+ * How a client transaction ended. `skip`: it lost a conflict check under `on_conflict: skip`
+ * and is dropped without a rejection in the response (still stored as one).
+ */
+export type TransactionOutcome = { ok: true } | { ok: false; opId: number; problem: EntryProblem; skip?: boolean };
 
 /** A row of `writepath_rejections`. */
 export interface RejectionRecord {

@@ -73,7 +73,7 @@ export function validateEntry(entry: RawEntry, rules: TableRules, findTable: (na
     if (!converted.ok) return invalid(rule.clientName, name, converted.expected, value);
     values.push([name, converted.value]);
   }
-  return { kind: 'ok', operation: { entry, op, rule, table, id: id.value, values } };
+  return { kind: 'ok', operation: { entry, op, rule, table, id: id.value, values, old: convertOld(f.old, table), metadata: f.metadata ?? undefined } };
 }
 
 function invalid(table: string, column: string, expected: string, value: unknown): EntryCheck {
@@ -81,4 +81,18 @@ function invalid(table: string, column: string, expected: string, value: unknown
     kind: 'rejected',
     problem: { code: 'invalid_value', column, message: `${table}.${column}: expected ${expected}, got ${describeValue(value)}` },
   };
+}
+
+/**
+ * `old` as the conflict checks compare it: known columns, converted like data. A value that
+ * does not convert is left out (it cannot match anything stored).
+ */
+function convertOld(old: unknown, table: TableInfo): Operation['old'] {
+  if (!isObject(old)) return [];
+  const converted: Operation['old'] = [];
+  for (const [name, value] of Object.entries(old)) {
+    const result = table.columns.get(name)?.convert(value);
+    if (result?.ok) converted.push([name, result.value]);
+  }
+  return converted;
 }

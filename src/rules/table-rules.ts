@@ -1,4 +1,5 @@
 import type { TableConfig } from '../config/schema.ts';
+import { jsonSchemaValidator } from './json-schema.ts';
 
 /**
  * A writable table as configured: the client's name for it, where it lives in the database
@@ -19,7 +20,27 @@ export interface TableRule {
   ownerColumn: string | undefined;
   /** Rows belong to whoever owns their parent: `through` links to `table` (a client name), owned by `column`. */
   owner: { through: string; table: string; column: string } | undefined;
+  conflict: ConflictRule;
+  /** DELETE marks the row through this column instead of removing it. */
+  softDelete: string | undefined;
+  /** Checks PUT and PATCH data; returns every problem, or none. */
+  validate: DataValidator | undefined;
 }
+
+export type ConflictStrategy = 'last_write_wins' | 'version' | 'timestamp' | 'field_timestamps' | 'previous_values';
+
+export interface ConflictRule {
+  strategy: ConflictStrategy;
+  /** version: the counter; timestamp: the client's time column; field_timestamps: the jsonb column of field times. */
+  column: string | undefined;
+  onConflict: 'reject' | 'skip';
+}
+
+/** Problems with an entry's data (`partial` for a PATCH, which carries changed columns only). */
+export type DataValidator = (data: Record<string, unknown>, partial: boolean) => string[];
+
+/** Where the server keeps per-field times under `field_timestamps` when no column is named. */
+export const DEFAULT_FIELD_TIMESTAMPS_COLUMN = 'field_timestamps';
 
 export class TableRules {
   private readonly byClientName: Map<string, TableRule>;
@@ -38,6 +59,9 @@ export class TableRules {
           onUnknownColumn: t.on_unknown_column,
           ownerColumn: t.owner_column,
           owner: t.owner,
+          conflict: conflictRule(t.conflict),
+          softDelete: t.soft_delete?.column,
+          validate: t.json_schema ? jsonSchemaValidator(clientName, t.json_schema) : undefined,
         },
       ]),
     );
@@ -51,4 +75,10 @@ export class TableRules {
   all(): TableRule[] {
     return [...this.byClientName.values()];
   }
+}
+
+function conflictRule(config: TableConfig['conflict']): ConflictRule {
+  const strategy = (config?.strategy ?? 'last_write_wins') as ConflictStrategy;
+  const column = config?.column ?? (strategy === 'field_timestamps' ? DEFAULT_FIELD_TIMESTAMPS_COLUMN : undefined);
+  return { strategy, column, onConflict: config?.on_conflict ?? 'reject' };
 }
