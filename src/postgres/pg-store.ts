@@ -147,7 +147,8 @@ function transactionOn(client: pg.PoolClient, context: AuthContext, rls: RowLeve
   return {
     lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
     advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    apply: (transactions) => (rls ? rls.as(client, context, () => applyExact(client, transactions, rls)) : applyExact(client, transactions)),
+    apply: (transactions) =>
+      rls ? rls.as(client, context, () => applyExact(client, transactions, context, rls)) : applyExact(client, transactions, context),
     recordRejections: (rows) => insertRejections(client, rows),
     readRows: (table, idColumn, ids, columns) => readRows(client, table, idColumn, ids, columns),
   };
