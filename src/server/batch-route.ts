@@ -9,7 +9,7 @@ import { readBody } from './read-body.ts';
 
 /** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
 export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
-  const { config, store, rules, authenticate } = options;
+  const { config, store, rules, authenticate, hooks } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
 
   app.post('/api/data', {
@@ -29,7 +29,7 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
       const batch = parseBatchRequest(body);
       const auth = request.auth!;
       limiter?.take(auth.userId);
-      return processBatch({ store, rules }, batch, auth);
+      return processBatch({ store, rules, hooks, onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook failed') }, batch, auth);
     },
   });
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Authenticate } from '../auth/authenticate.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { serverError, WritepathError } from '../core/errors.ts';
+import type { Hooks } from '../core/hooks.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { registerBatchRoute } from './batch-route.ts';
@@ -11,6 +12,8 @@ export interface WritepathPluginOptions {
   store: Store;
   rules: TableRules;
   authenticate: Authenticate;
+  /** Library mode: custom logic around the entries. */
+  hooks?: Hooks;
 }
 
 declare module 'fastify' {
