@@ -11,13 +11,12 @@ import {
   demoColumns,
   expectSameRows,
   openClient,
-  postBatch,
   uploadPending,
   type PowerSyncDatabase,
   type TestClient,
   type UploadResult,
 } from './support/powersync-client.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
 const clients: TestClient[] = [];
@@ -230,7 +229,7 @@ describe('a retried crud transaction (lost response)', () => {
     const lastOpId = tx!.crud.at(-1)!.clientId;
     const body = JSON.stringify({ client_id: clientId, batch: tx!.crud });
 
-    const firstAnswer = await postBatch(server.url, token, body);
+    const firstAnswer = await postBatch(server, token, body);
     expect(firstAnswer.status).toBe(200);
     expect(firstAnswer.body).toMatchObject({
       client_id: clientId,
@@ -245,7 +244,7 @@ describe('a retried crud transaction (lost response)', () => {
     // re-applied the transaction would overwrite this.
     await sql(server.databaseUrl, 'UPDATE todos SET description = $1, completed = false WHERE id = $2', ['Changed on the server', b]);
 
-    const retry = await postBatch(server.url, token, body);
+    const retry = await postBatch(server, token, body);
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({
       client_id: clientId,
@@ -274,7 +273,7 @@ describe('a retried crud transaction (lost response)', () => {
 
     // Retrying the first body yet again, after later transactions, is still all duplicates,
     // and reports the ledger position, which has moved on.
-    const late = await postBatch(server.url, token, body);
+    const late = await postBatch(server, token, body);
     expect(late.status).toBe(200);
     expect(late.body).toMatchObject({ applied: 0, duplicates: entries, rejected: [], last_op_id: rest[0]!.opIds.at(-1) });
   });

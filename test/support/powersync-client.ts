@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PowerSyncDatabase, Schema, Table, column, type CrudEntry } from '@powersync/node';
 import { expect } from 'vitest';
+import { postBatch } from './server.ts';
 
 export type { PowerSyncDatabase } from '@powersync/node';
 
@@ -136,27 +137,6 @@ export interface UploadOptions {
   transactionsPerRequest?: number;
 }
 
-/** POSTs a body to `${url}/api/data` and returns the status and parsed body (text when not JSON). */
-export async function postBatch(
-  url: string,
-  token: string,
-  body: string,
-): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(`${url}/api/data`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-    body,
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: response.status, body: parsed, headers: response.headers };
-}
-
 /**
  * Drains the client's upload queue like a correct `uploadData`: reads whole transactions with
  * `getCrudTransactions()`, posts `JSON.stringify({client_id, batch})` (the entries serialize
@@ -182,7 +162,7 @@ export async function uploadPending(db: PowerSyncDatabase, options: UploadOption
     if (!last) return results;
     const body: UploadBody = { client_id: clientId, batch };
     const sent = JSON.stringify(body);
-    const answer = await postBatch(options.url, options.token, sent);
+    const answer = await postBatch({ url: options.url }, options.token, sent);
     if (answer.status !== 200) throw new UploadError(answer.status, answer.body, sent, results);
     await last.complete();
     results.push({ status: answer.status, body: answer.body, sent, opIds: batch.map((e) => e.clientId) });
