@@ -6,13 +6,14 @@ import { isObject, parseBatchRequest } from '../protocol/wire.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { readBody } from './read-body.ts';
+import { ROUTE_PATHS } from './route-paths.ts';
 
 /** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
 export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
   const { config, store, rules, authenticate } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
 
-  app.post('/api/data', {
+  app.post(ROUTE_PATHS.batch, {
     onRequest: async (request) => {
       if (lifecycle.closing) throw unavailable('shutting_down', 'the server is shutting down; retry');
       request.auth = await authenticate(request.headers.authorization);

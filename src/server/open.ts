@@ -19,8 +19,7 @@ export interface OpenedWritepath extends WritepathPluginOptions {
 }
 
 /** What stops an open before any connection is made: the database URL. */
-export function databaseProblems(config: WritepathConfig): string[] {
-  const url = config.database.url;
+export function databaseProblems(url: string | undefined): string[] {
   if (!url) return ['database.url is not set'];
   if (url.startsWith('mongodb')) return ['database.url: MongoDB is not supported yet; use a postgres:// URL'];
   return [];
@@ -37,7 +36,7 @@ export function databaseProblems(config: WritepathConfig): string[] {
  * app.addHook('onClose', () => opened.store.close());
  */
 export async function openWritepath(config: WritepathConfig): Promise<OpenedWritepath> {
-  const problems = databaseProblems(config);
+  const problems = databaseProblems(config.database.url);
   if (problems.length > 0) throw new StartupError(problems);
   // Before connecting: a bad auth section fails without touching the database.
   const authenticate = createAuthenticator(config.auth);

@@ -5,6 +5,7 @@ import { serverError, WritepathError } from '../core/errors.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { registerBatchRoute } from './batch-route.ts';
+import { ROUTE_PATHS } from './route-paths.ts';
 
 export interface WritepathPluginOptions {
   config: WritepathConfig;
@@ -56,8 +57,8 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
+  app.get(ROUTE_PATHS.health, async () => ({ status: 'ok' }));
+  app.get(ROUTE_PATHS.ready, async (_request, reply) => {
     if (lifecycle.closing) return reply.status(503).send({ status: 'shutting_down' });
     const up = await store.ping();
     return reply.status(up ? 200 : 503).send({ status: up ? 'ready' : 'database_unavailable' });
