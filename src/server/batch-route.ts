@@ -19,7 +19,9 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
       request.auth = await authenticate(request.headers.authorization);
     },
     handler: async (request) => {
-      const body = await readJson(request.body as Readable, request.headers['content-encoding'], config.server.max_body_bytes);
+      // Without a content type and a body no parser runs: nothing says the body is JSON.
+      if (!isStream(request.body)) throw unsupportedMediaType();
+      const body = await readJson(request.body, request.headers['content-encoding'], config.server.max_body_bytes);
       if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
         throw new WritepathError({
           code: 'too_many_operations',
@@ -33,6 +35,14 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
       return processBatch({ store, rules }, batch, auth);
     },
   });
+}
+
+export function unsupportedMediaType(): WritepathError {
+  return new WritepathError({ code: 'unsupported_media_type', status: 415, message: 'Content-Type must be application/json' });
+}
+
+function isStream(body: unknown): body is Readable {
+  return typeof (body as Readable | undefined)?.pipe === 'function';
 }
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */

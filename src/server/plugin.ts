@@ -4,7 +4,7 @@ import type { WritepathConfig } from '../config/schema.ts';
 import { serverError, WritepathError } from '../core/errors.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
-import { registerBatchRoute } from './batch-route.ts';
+import { registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
 
 export interface WritepathPluginOptions {
@@ -69,9 +69,7 @@ function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lif
 function toWritepathError(error: unknown): WritepathError {
   if (error instanceof WritepathError) return error;
   const e = error as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new WritepathError({ code: 'unsupported_media_type', status: 415, message: 'Content-Type must be application/json' });
-  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType();
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new WritepathError({ code: 'bad_request', status: e.statusCode, message: e.message ?? 'bad request' });
   }
