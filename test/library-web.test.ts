@@ -15,7 +15,6 @@ import {
   sampleBatch,
   stateOf,
   type Send,
-  type SentRequest,
 } from './support/library.ts';
 
 /** Calls handle() with a Request, as Next.js, Hono, Bun or Deno would. */
@@ -190,5 +189,3 @@ describe('createWritepath: configuration and lifecycle', () => {
     await wp.close(); // idempotent
   });
 });
-
-export type { SentRequest };
