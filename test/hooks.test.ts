@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createAuthenticator } from '../src/auth/authenticate.ts';
-import { configSchema } from '../src/config/schema.ts';
-import { Rejection, type Hooks } from '../src/core/hooks.ts';
-import type { BatchResponse } from '../src/protocol/response.ts';
-import { PgStore } from '../src/postgres/pg-store.ts';
-import { TableRules } from '../src/rules/table-rules.ts';
-import { buildApp } from '../src/server/app.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createWritepath, Rejection, type BatchResponse, type Hooks } from '../src/index.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
 import { postBatch, signTestToken, TEST_SECRET } from './support/server.ts';
 
@@ -58,12 +54,26 @@ beforeAll(async () => {
      CREATE TABLE audit (id bigserial PRIMARY KEY, what text);
      INSERT INTO products VALUES ('apple', 5);`,
   );
-  const config = configSchema.parse({ database: { url: db }, auth: { jwt: { secret: TEST_SECRET } }, tables: { notes: {}, orders: {} } });
-  const store = await PgStore.open({ url: db });
-  const app = buildApp({ config, store, rules: new TableRules(config.tables), authenticate: createAuthenticator(config.auth), hooks });
-  app.addHook('onClose', () => store.close());
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
-  close = () => app.close();
+  // Library mode, as an app embeds it: the web-standard handler behind a plain node:http server.
+  const wp = createWritepath(
+    { database: { url: db }, auth: { jwt: { secret: TEST_SECRET } }, tables: { notes: {}, orders: {} } },
+    { hooks, logger: false },
+  );
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const response = await wp.handle(
+      new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: Buffer.concat(chunks) }),
+    );
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await wp.close();
+  };
 });
 afterAll(() => close?.());
 

@@ -65,6 +65,16 @@ describe('request checks, in the order of PROTOCOL.md 2.1', () => {
     await expectNothingFor(clientId);
   });
 
+  it('answers 415 for a request without a content type, with or without a body', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const empty = await fetch(`${server.url}/api/data`, { method: 'POST', headers });
+    await expectError({ status: empty.status, body: await empty.json() }, 415, 'unsupported_media_type');
+    const clientId = randomUUID();
+    const untyped = await fetch(`${server.url}/api/data`, { method: 'POST', headers, body: new Blob([JSON.stringify(oneList(clientId))]) });
+    await expectError({ status: untyped.status, body: await untyped.json() }, 415, 'unsupported_media_type');
+    await expectNothingFor(clientId);
+  });
+
   it('accepts application/json with a charset, and gzip', async () => {
     const body = oneList(randomUUID());
     expect((await postBatch(server, token, body, { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);

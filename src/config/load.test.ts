@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeProblems, loadConfig, type LoadConfigResult } from './load.ts';
+import { describeProblems, loadConfig, validateConfig, type LoadConfigResult } from './load.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'writepath-config-'));
 let fileCount = 0;
@@ -180,6 +180,33 @@ describe('loadConfig: cross-field rules', () => {
       'tables.todos.conflict.column: required with strategy version',
       'tables.notes.owner.table: must name another table, not notes itself',
     ]);
+  });
+});
+
+describe('validateConfig', () => {
+  it('validates an object with the same schema and rules as a file, filling defaults', () => {
+    const input = { database: { url: 'postgres://localhost/app' }, auth: { jwt: { secret: 's3cret' } }, tables: { todos: {}, lists: null } };
+    const { config, source } = ok(validateConfig(input));
+    expect(source).toBe('object');
+    expect(config.server.max_body_bytes).toBe(16 * 1024 * 1024);
+    expect(config.tables.lists).toMatchObject({ id_column: 'id', put: 'merge' });
+    // The caller's object is left as it was.
+    expect(input).toEqual({ database: { url: 'postgres://localhost/app' }, auth: { jwt: { secret: 's3cret' } }, tables: { todos: {}, lists: null } });
+  });
+
+  it('lists every problem: unknown keys, bad values, cross-field rules', () => {
+    const found = problems(
+      validateConfig({ database: { url: 'postgres://x/y', pool: 3 }, server: { max_batch_ops: -1 }, tables: { todos: { conflict: { strategy: 'version' } } } }),
+    );
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'database.pool: unknown key',
+        expect.stringMatching(/^server\.max_batch_ops: /),
+        expect.stringMatching(/^no auth section/),
+        'tables.todos.conflict.column: required with strategy version',
+      ]),
+    );
+    expect(problems(validateConfig('database: x'))).toEqual(['(top level): the configuration must be an object of keys']);
   });
 });
 

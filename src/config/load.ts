@@ -50,7 +50,23 @@ export function loadConfig(options: { file?: string; env?: Record<string, string
 
   const settings = readEnvironment(options.env ?? {}, problems);
   for (const s of settings) setPath(input, s.path, s.value);
+  return validate(input, settings, options.file ?? 'environment', problems);
+}
 
+/**
+ * Validates a configuration given as an object (library mode): the same schema and rules
+ * as {@link loadConfig}, without a file or the environment. Never throws.
+ *
+ * @example
+ * const checked = validateConfig({ database: { url }, auth: { jwt: { secret } }, tables: { todos: {} } });
+ * if (!checked.ok) throw new Error(checked.problems.join('\n'));
+ */
+export function validateConfig(input: unknown): LoadConfigResult {
+  if (!isPlain(input)) return { ok: false, problems: ['(top level): the configuration must be an object of keys'] };
+  return validate(input, [], 'object', []);
+}
+
+function validate(input: Plain, settings: EnvSetting[], source: string, problems: string[]): LoadConfigResult {
   let result = configSchema.safeParse(input);
   // A value that looked like JSON (a secret `123`, `true`) where the schema wants a string:
   // the variable's own text is what was meant, so put it back and validate again.
@@ -61,7 +77,7 @@ export function loadConfig(options: { file?: string; env?: Record<string, string
   problems.push(...crossFieldProblems(input));
 
   if (problems.length > 0 || !result.success) return { ok: false, problems };
-  return { ok: true, config: result.data, source: options.file ?? 'environment' };
+  return { ok: true, config: result.data, source };
 }
 
 /**

@@ -35,3 +35,8 @@ export interface RejectedEntry {
   current?: Record<string, unknown>;
   cause_op_id?: number;
 }
+
+/** The body of every error status (400, 401, 404, 413, 415, 429, 500, 503). */
+export interface ErrorResponse {
+  error: { code: string; message: string };
+}

@@ -6,19 +6,22 @@ import { isObject, parseBatchRequest } from '../protocol/wire.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { readBody } from './read-body.ts';
+import { ROUTE_PATHS } from './route-paths.ts';
 
 /** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
 export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
   const { config, store, rules, authenticate, hooks } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
 
-  app.post('/api/data', {
+  app.post(ROUTE_PATHS.batch, {
     onRequest: async (request) => {
       if (lifecycle.closing) throw unavailable('shutting_down', 'the server is shutting down; retry');
       request.auth = await authenticate(request.headers.authorization);
     },
     handler: async (request) => {
-      const body = await readJson(request.body as Readable, request.headers['content-encoding'], config.server.max_body_bytes);
+      // Without a content type and a body no parser runs: nothing says the body is JSON.
+      if (!isStream(request.body)) throw unsupportedMediaType();
+      const body = await readJson(request.body, request.headers['content-encoding'], config.server.max_body_bytes);
       if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
         throw new WritepathError({
           code: 'too_many_operations',
@@ -32,6 +35,14 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
       return processBatch({ store, rules, hooks, onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook failed') }, batch, auth);
     },
   });
+}
+
+export function unsupportedMediaType(): WritepathError {
+  return new WritepathError({ code: 'unsupported_media_type', status: 415, message: 'Content-Type must be application/json' });
+}
+
+function isStream(body: unknown): body is Readable {
+  return typeof (body as Readable | undefined)?.pipe === 'function';
 }
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */

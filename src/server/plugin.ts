@@ -5,7 +5,8 @@ import { serverError, WritepathError } from '../core/errors.ts';
 import type { Hooks } from '../core/hooks.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
-import { registerBatchRoute } from './batch-route.ts';
+import { registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
+import { ROUTE_PATHS } from './route-paths.ts';
 
 export interface WritepathPluginOptions {
   config: WritepathConfig;
@@ -59,8 +60,8 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
+  app.get(ROUTE_PATHS.health, async () => ({ status: 'ok' }));
+  app.get(ROUTE_PATHS.ready, async (_request, reply) => {
     if (lifecycle.closing) return reply.status(503).send({ status: 'shutting_down' });
     const up = await store.ping();
     return reply.status(up ? 200 : 503).send({ status: up ? 'ready' : 'database_unavailable' });
@@ -71,9 +72,7 @@ function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lif
 function toWritepathError(error: unknown): WritepathError {
   if (error instanceof WritepathError) return error;
   const e = error as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new WritepathError({ code: 'unsupported_media_type', status: 415, message: 'Content-Type must be application/json' });
-  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType();
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new WritepathError({ code: 'bad_request', status: e.statusCode, message: e.message ?? 'bad request' });
   }

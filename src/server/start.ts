@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { createAuthenticator } from '../auth/authenticate.ts';
 import type { WritepathConfig } from '../config/schema.ts';
-import { PgStore } from '../postgres/pg-store.ts';
-import { checkRole } from '../postgres/row-level-security.ts';
-import { TableRules } from '../rules/table-rules.ts';
+import type { PgStore } from '../postgres/pg-store.ts';
 import { buildApp } from './app.ts';
-import { checkTables } from './check-tables.ts';
+import { openWritepath } from './open.ts';
+
+export { StartupError } from './open.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -16,36 +15,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Thrown when the start cannot go on; lists every problem, for the operator to fix at once. */
-export class StartupError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'StartupError';
-  }
-}
-
 /**
  * Opens the database, checks the configured tables against it, and listens. The database
  * URL must be set (the playground starts an embedded Postgres first and sets it).
  */
 export async function startServer(config: WritepathConfig, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<RunningServer> {
-  const url = config.database.url;
-  if (!url) throw new StartupError(['database.url is not set']);
-  if (url.startsWith('mongodb')) throw new StartupError(['database.url: MongoDB is not supported yet; use a postgres:// URL']);
-  const authenticate = createAuthenticator(config.auth);
-  const role = config.auth?.postgres_role;
-  const store = await PgStore.open({ url, role });
-  const rules = new TableRules(config.tables);
-  const problems = checkTables(rules, (name) => store.findTable(name));
-  if (role && problems.length === 0) {
-    const tables = rules.all().map((rule) => ({ where: `tables.${rule.clientName}`, ...store.findTable(rule.dbTable)! }));
-    problems.push(...(await checkRole(store.pool, role, tables)));
-  }
-  if (problems.length > 0) {
-    await store.close();
-    throw new StartupError(problems);
-  }
-  const app = buildApp({ config, store, rules, authenticate, logger: options.logger });
+  const opened = await openWritepath(config);
+  const { store } = opened;
+  const app = buildApp({ ...opened, logger: options.logger });
   app.addHook('onClose', async () => store.close());
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
