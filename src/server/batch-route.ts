@@ -1,24 +1,35 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
 import { processBatch } from '../core/process-batch.ts';
-import { isObject, parseBatchRequest } from '../protocol/wire.ts';
+import type { BatchResponse } from '../protocol/response.ts';
+import { isObject, parseBatchRequest, type BatchRequest } from '../protocol/wire.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { readBody } from './read-body.ts';
 
-/** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
-export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
+/** Turns a decoded JSON body into a batch request, or throws a 400 WritepathError. */
+export type ParseBatch = (body: unknown) => BatchRequest;
+
+/** The hooks of a route that runs a batch: the checks of PROTOCOL.md section 2.1, then the engine. */
+export interface BatchRouteHandlers {
+  onRequest: (request: FastifyRequest) => Promise<void>;
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<BatchResponse>;
+}
+
+/** Makes the handlers of a batch route for a body format; every route made by one endpoint shares its rate limit. */
+export type BatchEndpoint = (parse: ParseBatch) => BatchRouteHandlers;
+
+export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: Lifecycle): BatchEndpoint {
   const { config, store, rules, authenticate } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
-
-  app.post('/api/data', {
+  return (parse) => ({
     onRequest: async (request) => {
       if (lifecycle.closing) throw unavailable('shutting_down', 'the server is shutting down; retry');
       request.auth = await authenticate(request.headers.authorization);
     },
     handler: async (request) => {
-      const body = await readJson(request.body as Readable, request.headers['content-encoding'], config.server.max_body_bytes);
+      const body = await readJson(request.body as Readable | undefined, request.headers['content-encoding'], config.server.max_body_bytes);
       if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
         throw new WritepathError({
           code: 'too_many_operations',
@@ -26,7 +37,7 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
           message: `the batch has ${body.batch.length} entries, over the limit of ${config.server.max_batch_ops} (server.max_batch_ops); send fewer transactions per request`,
         });
       }
-      const batch = parseBatchRequest(body);
+      const batch = parse(body);
       const auth = request.auth!;
       limiter?.take(auth.userId);
       return processBatch({ store, rules }, batch, auth);
@@ -34,8 +45,15 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
   });
 }
 
-/** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
-export async function readJson(stream: Readable, encoding: string | undefined, maxBytes: number): Promise<unknown> {
+/** `POST /api/data`: the batch endpoint of PROTOCOL.md section 1. */
+export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint, parse: ParseBatch = parseBatchRequest): void {
+  app.post('/api/data', endpoint(parse));
+}
+
+/** The body as JSON: 413 over the limit (after gzip), 400 when it is missing, not gzip or not JSON. */
+export async function readJson(stream: Readable | undefined, encoding: string | undefined, maxBytes: number): Promise<unknown> {
+  // No body at all (e.g. a DELETE without one): fastify runs no content-type parser.
+  if (stream === undefined) throw badRequest('invalid_json', 'the body is empty; send a JSON object');
   const raw = await readBody(stream, encoding, maxBytes);
   try {
     return JSON.parse(raw.toString('utf8'));

@@ -4,7 +4,8 @@ import type { WritepathConfig } from '../config/schema.ts';
 import { serverError, WritepathError } from '../core/errors.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
-import { registerBatchRoute } from './batch-route.ts';
+import { createBatchEndpoint, registerBatchRoute } from './batch-route.ts';
+import { parseBatchOrDemo, registerDemoRoutes } from './demo-routes.ts';
 
 export interface WritepathPluginOptions {
   config: WritepathConfig;
@@ -52,7 +53,13 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
   });
 
   registerHealthRoutes(app, options.store, lifecycle);
-  registerBatchRoute(app, options, lifecycle);
+  const endpoint = createBatchEndpoint(options, lifecycle);
+  if (options.config.compat.demo_routes) {
+    registerBatchRoute(app, endpoint, parseBatchOrDemo);
+    registerDemoRoutes(app, endpoint);
+  } else {
+    registerBatchRoute(app, endpoint);
+  }
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
