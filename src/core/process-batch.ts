@@ -62,7 +62,9 @@ async function processInTransaction(
 ): Promise<BatchResponse> {
   const { clientId, entries } = request;
   const { hooks } = options;
-  const ledger = await tx.lockLedger(auth.userId, clientId);
+  // Without the client's op_ids (demo routes) there is nothing to deduplicate against.
+  const tracked = request.ledger !== false;
+  const ledger = tracked ? await tx.lockLedger(auth.userId, clientId) : 0;
   const fresh = entries.filter((e) => e.opId > ledger);
   const duplicates = entries.length - fresh.length;
 
@@ -125,8 +127,8 @@ async function processInTransaction(
 
   const records = [...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, prepared));
   await tx.recordRejections(records);
-  const lastOpId = Math.max(ledger, ...fresh.map((e) => e.opId));
-  if (lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
+  const lastOpId = tracked ? Math.max(ledger, ...fresh.map((e) => e.opId)) : 0;
+  if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
   return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
 }
 

@@ -8,6 +8,13 @@ import { badRequest } from '../core/errors.ts';
 export interface BatchRequest {
   clientId: string;
   entries: RawEntry[];
+  /**
+   * Whether the op_ids are the client's queue positions, deduplicated through the ledger
+   * (the default). False for requests that carry none, the demo routes of PROTOCOL.md
+   * section 7: their op_ids are positions in the request, the ledger is neither read nor
+   * moved, and a retried request is applied again.
+   */
+  ledger?: boolean;
 }
 
 /** One upload-queue entry as it came, with the fields the engine needs to order it. */

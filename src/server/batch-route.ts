@@ -1,19 +1,30 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
 import { processBatch } from '../core/process-batch.ts';
-import { isObject, parseBatchRequest } from '../protocol/wire.ts';
+import type { BatchResponse } from '../protocol/response.ts';
+import { isObject, parseBatchRequest, type BatchRequest } from '../protocol/wire.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { readBody } from './read-body.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
 
-/** `POST /api/data`: the checks of PROTOCOL.md section 2.1 in their order, then the engine. */
-export function registerBatchRoute(app: FastifyInstance, options: WritepathPluginOptions, lifecycle: Lifecycle): void {
+/** Turns a decoded JSON body into a batch request, or throws a 400 WritepathError. */
+export type ParseBatch = (body: unknown) => BatchRequest;
+
+/** The hooks of a route that runs a batch: the checks of PROTOCOL.md section 2.1, then the engine. */
+export interface BatchRouteHandlers {
+  onRequest: (request: FastifyRequest) => Promise<void>;
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<BatchResponse>;
+}
+
+/** Makes the handlers of a batch route for a body format; every route made by one endpoint shares its rate limit. */
+export type BatchEndpoint = (parse: ParseBatch) => BatchRouteHandlers;
+
+export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: Lifecycle): BatchEndpoint {
   const { config, store, rules, authenticate, hooks } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
-
-  app.post(ROUTE_PATHS.batch, {
+  return (parse) => ({
     onRequest: async (request) => {
       if (lifecycle.closing) throw unavailable('shutting_down', 'the server is shutting down; retry');
       request.auth = await authenticate(request.headers.authorization);
@@ -29,7 +40,7 @@ export function registerBatchRoute(app: FastifyInstance, options: WritepathPlugi
           message: `the batch has ${body.batch.length} entries, over the limit of ${config.server.max_batch_ops} (server.max_batch_ops); send fewer transactions per request`,
         });
       }
-      const batch = parseBatchRequest(body);
+      const batch = parse(body);
       const auth = request.auth!;
       limiter?.take(auth.userId);
       return processBatch({ store, rules, hooks, onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook failed') }, batch, auth);
@@ -43,6 +54,11 @@ export function unsupportedMediaType(): WritepathError {
 
 function isStream(body: unknown): body is Readable {
   return typeof (body as Readable | undefined)?.pipe === 'function';
+}
+
+/** `POST /api/data`: the batch endpoint of PROTOCOL.md section 1. */
+export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint, parse: ParseBatch = parseBatchRequest): void {
+  app.post(ROUTE_PATHS.batch, endpoint(parse));
 }
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */

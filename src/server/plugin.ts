@@ -5,7 +5,8 @@ import { serverError, WritepathError } from '../core/errors.ts';
 import type { Hooks } from '../core/hooks.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
-import { registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
+import { createBatchEndpoint, registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
+import { parseBatchOrDemo, registerDemoRoutes } from './demo-routes.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
 
 export interface WritepathPluginOptions {
@@ -56,7 +57,13 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
   });
 
   registerHealthRoutes(app, options.store, lifecycle);
-  registerBatchRoute(app, options, lifecycle);
+  const endpoint = createBatchEndpoint(options, lifecycle);
+  if (options.config.compat.demo_routes) {
+    registerBatchRoute(app, endpoint, parseBatchOrDemo);
+    registerDemoRoutes(app, endpoint);
+  } else {
+    registerBatchRoute(app, endpoint);
+  }
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {

@@ -19,7 +19,7 @@
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PowerSyncDatabase, Schema, Table, column, type CrudEntry } from '@powersync/node';
+import { PowerSyncDatabase, Schema, Table, column, type CrudEntry, type NodeRemoteOptions } from '@powersync/node';
 import { expect } from 'vitest';
 import { postBatch } from './server.ts';
 
@@ -53,6 +53,8 @@ export interface OpenClientOptions {
   dbFilename?: string;
   /** Client schema (default: the to-do demo's lists / todos). */
   schema?: Schema;
+  /** How the SDK reaches the sync service, e.g. `{ customFetch }` (see support/sync-service.ts). */
+  remoteOptions?: NodeRemoteOptions;
 }
 
 export interface TestClient {
@@ -70,6 +72,7 @@ export async function openClient(options: OpenClientOptions = {}): Promise<TestC
   const db = new PowerSyncDatabase({
     schema: options.schema ?? demoClientSchema,
     database: { dbFilename: options.dbFilename ?? 'client.db', dbLocation: dir, readWorkerCount: 1 },
+    ...(options.remoteOptions && { remoteOptions: options.remoteOptions }),
   });
   try {
     await db.init();
