@@ -4,6 +4,7 @@ import type { WritepathConfig } from '../config/schema.ts';
 import { serverError, WritepathError } from '../core/errors.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
+import { registerAuthRoutes } from './auth-routes.ts';
 import { registerBatchRoute } from './batch-route.ts';
 
 export interface WritepathPluginOptions {
@@ -53,6 +54,7 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
 
   registerHealthRoutes(app, options.store, lifecycle);
   registerBatchRoute(app, options, lifecycle);
+  registerAuthRoutes(app, options);
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
