@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config/schema.ts';
 import { devTokenIssuer } from './dev-tokens.ts';
@@ -36,15 +36,16 @@ export function keySources(auth: AuthConfig | undefined): KeySource[] {
   }
   if (jwt?.public_key) {
     const key = createPublicKey(jwt.public_key);
-    const inferred = algorithmsForKey(key);
-    if (!inferred.ok) throw new Error(`auth.jwt.public_key: ${inferred.problem}`);
-    sources.push({ name: 'auth.jwt.public_key', algorithms: inferred.algorithms, key });
+    sources.push({ name: 'auth.jwt.public_key', algorithms: usableKey(key, 'auth.jwt.public_key'), key });
   }
   if (jwt?.jwks) {
     sources.push({ name: 'auth.jwt.jwks', algorithms: ASYMMETRIC_ALGORITHMS, key: createLocalJWKSet(jwt.jwks as Parameters<typeof createLocalJWKSet>[0]) });
   }
   if (auth?.dev_tokens.enabled) {
+    // A bad private key stops the start here rather than failing every token later.
+    if (auth.dev_tokens.private_key) usableKey(createPrivateKey(auth.dev_tokens.private_key), 'auth.dev_tokens.private_key');
     const local = devTokenIssuer(auth).then((issuer) => createLocalJWKSet(issuer.jwks));
+    local.catch(() => undefined); // observed when a token is verified; not an unhandled rejection before that
     sources.push({ name: 'auth.dev_tokens', algorithms: ASYMMETRIC_ALGORITHMS, key: async (header, token) => (await local)(header, token) });
   }
   if (jwt?.jwks_url) {
@@ -55,4 +56,10 @@ export function keySources(auth: AuthConfig | undefined): KeySource[] {
     throw new Error('auth.jwt: no key to verify tokens; set secret, jwks_url, jwks or public_key (or auth.dev_tokens.enabled)');
   }
   return sources;
+}
+
+function usableKey(key: KeyObject, where: string): string[] {
+  const inferred = algorithmsForKey(key);
+  if (!inferred.ok) throw new Error(`${where}: ${inferred.problem}`);
+  return inferred.algorithms;
 }
