@@ -177,6 +177,17 @@ describe('algorithm confusion', () => {
     await expectRefused(server, `${header}.${payload}.${signature}`, 401, 'token_signature');
   });
 
+  it('never takes a key from the token itself (jwk, jku, x5u headers)', async () => {
+    const key = await makeKey('ES256');
+    const attacker = await makeKey('ES256', key.kid);
+    jwks ??= await startJwksServer({ keys: [] });
+    jwks.answer({ keys: [attacker.jwk] });
+    const server = await serve({ jwt: { jwks: { keys: [key.jwk] } } });
+    for (const header of [{ jwk: attacker.jwk }, { jku: jwks.url }, { x5u: jwks.url }]) {
+      await expectRefused(server, await attacker.sign({}, header), 401, 'token_signature', Object.keys(header)[0]);
+    }
+  });
+
   it('refuses algorithms outside the fixed set, e.g. HS512 with the right secret', async () => {
     const server = await serve({ jwt: { secret: TEST_SECRET } });
     await expectRefused(server, await signWith(secretBytes(TEST_SECRET), { alg: 'HS512' }), 401, 'token_signature');

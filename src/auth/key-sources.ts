@@ -16,8 +16,6 @@ export interface KeySource {
   name: string;
   algorithms: readonly string[];
   key: Uint8Array | KeyObject | JWTVerifyGetKey;
-  /** Set for `jwks_url`: the cache, for tests and metrics. */
-  remote?: RemoteKeySet;
 }
 
 /**
@@ -50,7 +48,7 @@ export function keySources(auth: AuthConfig | undefined): KeySource[] {
   }
   if (jwt?.jwks_url) {
     const remote = new RemoteKeySet(new URL(jwt.jwks_url), { cooldownMs: jwt.jwks_cooldown_ms });
-    sources.push({ name: 'auth.jwt.jwks_url', algorithms: ASYMMETRIC_ALGORITHMS, key: remote.getKey, remote });
+    sources.push({ name: 'auth.jwt.jwks_url', algorithms: ASYMMETRIC_ALGORITHMS, key: remote.getKey });
   }
   if (sources.length === 0) {
     throw new Error('auth.jwt: no key to verify tokens; set secret, jwks_url, jwks or public_key (or auth.dev_tokens.enabled)');
