@@ -124,4 +124,22 @@ describe('writepath serve', () => {
       child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('warns at every start with auth.dev_tokens enabled, naming the default user, and serves its tokens', async () => {
+    const env = { DATABASE_URL: db, WRITEPATH_AUTH__DEV_TOKENS__ENABLED: 'true', WRITEPATH_AUTH__DEV_TOKENS__USER_ID: 'dev-1', WRITEPATH_SERVER__PORT: '0', WRITEPATH_TABLES__LISTS: '{}' };
+    const { child, url, output, exit } = await serveInBackground([], env);
+    try {
+      expect(output()).toMatch(/WARNING auth\.dev_tokens is enabled: .*default user "dev-1"/);
+      const { token, user_id } = (await (await fetch(`${url}/api/auth/token`)).json()) as { token: string; user_id: string };
+      expect(user_id).toBe('dev-1');
+      const body = JSON.stringify({ client_id: 'c-dev', batch: [{ op_id: 1, op: 'PUT', type: 'lists', id: '6f1c1f5e-0000-4000-8000-00000000000d', data: { name: 'dev' } }] });
+      const response = await fetch(`${url}/api/data`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      expect(response.status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+      expect(output()).not.toContain(token);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

@@ -50,7 +50,7 @@ describe('writepath CLI', () => {
   it('fails with exit code 1 and a clear message without a secret', () => {
     const { code, stderr } = writepath(['token', '--sub', 'u1'], { WRITEPATH_AUTH__MODE: 'none' });
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^writepath: no auth.jwt.secret configured/);
+    expect(stderr).toMatch(/^writepath: no auth.jwt.secret or auth.dev_tokens.private_key configured/);
     expect(stderr).not.toMatch(/\s+at /);
   });
 });

@@ -12,7 +12,8 @@ Commands:
   serve [--config PATH]                       start the server (no config: local playground)
   init --database-url URL [--out FILE] [--force]
                                               write a starter config from the database's tables
-  token --sub USER [--ttl 1h] [--config PATH] print a development token signed with auth.jwt.secret
+  token --sub USER [--ttl 1h] [--config PATH] print a development token for the configured key
+                                              (auth.dev_tokens.private_key, else auth.jwt.secret)
   help                                        show this help
 
 Options:

@@ -1,3 +1,4 @@
+import { devTokenIssuer } from '../auth/dev-tokens.ts';
 import { loadConfig } from '../config/load.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { startPlayground, type Playground } from '../playground/playground.ts';
@@ -21,6 +22,12 @@ export async function runServe(options: { configPath?: string }): Promise<void> 
   }
   if (config.auth?.mode === 'none') {
     console.warn('writepath: WARNING auth.mode is none: every request is accepted as user "anonymous". For local work only.');
+  }
+  if (config.auth?.dev_tokens.enabled) {
+    const { defaultUserId } = await devTokenIssuer(config.auth);
+    console.warn(
+      `writepath: WARNING auth.dev_tokens is enabled: anyone who reaches GET /api/auth/token gets a token for any user (default user "${defaultUserId}"). For local work only.`,
+    );
   }
 
   let server;

@@ -40,8 +40,18 @@ describe('runToken', () => {
     expect(payload.sub).toBe('u1');
   });
 
+  it('writes the user to auth.jwt.user_claim as well as sub', async () => {
+    const token = await runToken({ sub: 'u1', env: { WRITEPATH_AUTH__JWT__SECRET: 's', WRITEPATH_AUTH__JWT__USER_CLAIM: 'uid' } });
+    const { payload } = await jwtVerify(token, key('s'));
+    expect(payload).toMatchObject({ sub: 'u1', uid: 'u1' });
+  });
+
+  it('explains that a dev key made at start cannot be signed with from here', async () => {
+    await expect(runToken({ sub: 'u1', env: { WRITEPATH_AUTH__DEV_TOKENS__ENABLED: 'true' } })).rejects.toThrow(/GET \/api\/auth\/token/);
+  });
+
   it('explains a missing secret', async () => {
-    await expect(runToken({ sub: 'u1', env: {} })).rejects.toThrow(/no auth.jwt.secret configured/);
+    await expect(runToken({ sub: 'u1', env: {} })).rejects.toThrow(/no auth.jwt.secret or auth.dev_tokens.private_key configured/);
     await expect(runToken({ sub: 'u1', env: { WRITEPATH_AUTH__JWT__JWKS_URL: 'https://id.example/jwks' } })).rejects.toThrow(
       /identity provider/,
     );

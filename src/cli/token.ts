@@ -1,16 +1,19 @@
-import { SignJWT } from 'jose';
+import { devTokenIssuer } from '../auth/dev-tokens.ts';
+import { signToken } from '../auth/sign-token.ts';
 import { describeProblems, loadConfig } from '../config/load.ts';
 
 /** Options of {@link signDevToken}. */
 export interface DevTokenOptions {
   /** The HS256 secret, used as its UTF-8 bytes (as `auth.jwt.secret` is). */
   secret: string;
-  /** The user id, written to the `sub` claim. */
+  /** The user id, written to the `sub` claim (and to `userClaim` when that is another claim). */
   sub: string;
   /** Lifetime: seconds, or text like `30s`, `15m`, `1h`, `7d`. */
   ttl: string | number;
   issuer?: string;
   audience?: string;
+  /** `auth.jwt.user_claim`, when the server reads the user from another claim than `sub`. */
+  userClaim?: string;
 }
 
 /**
@@ -20,16 +23,9 @@ export interface DevTokenOptions {
  * const token = await signDevToken({ secret: 'dev-secret', sub: 'u1', ttl: '1h' });
  */
 export async function signDevToken(options: DevTokenOptions): Promise<string> {
-  const seconds = typeof options.ttl === 'number' ? checkTtl(options.ttl, String(options.ttl)) : parseTtl(options.ttl);
-  const now = Math.floor(Date.now() / 1000);
-  let jwt = new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(options.sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + seconds);
-  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
-  if (options.audience) jwt = jwt.setAudience(options.audience);
-  return jwt.sign(new TextEncoder().encode(options.secret));
+  const ttlSeconds = typeof options.ttl === 'number' ? checkTtl(options.ttl, String(options.ttl)) : parseTtl(options.ttl);
+  const { secret, sub: userId, issuer, audience, userClaim } = options;
+  return signToken({ secret }, { userId, userClaim, ttlSeconds, issuer, audience });
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -54,7 +50,10 @@ function checkTtl(seconds: number, text: string): number {
 
 /**
  * `writepath token`: loads the configuration (file + environment) and signs a token for `sub`
- * with `auth.jwt.secret`, adding `iss`/`aud` when the server checks them.
+ * that the configured server accepts: with `auth.dev_tokens.private_key` when dev tokens are
+ * enabled (the token then works for a PowerSync service that reads `/api/auth/keys` too),
+ * else with `auth.jwt.secret`; with the configured `iss`/`aud`, and the user in
+ * `auth.jwt.user_claim` as well as `sub`.
  * Throws an Error whose message is meant for the terminal when it cannot.
  *
  * @example
@@ -67,16 +66,20 @@ export async function runToken(options: {
   env?: Record<string, string | undefined>;
 }): Promise<string> {
   const ttl = options.ttl ?? '1h';
-  parseTtl(ttl); // a bad --ttl is reported before a config problem hides it
+  const ttlSeconds = parseTtl(ttl); // a bad --ttl is reported before a config problem hides it
   const loaded = loadConfig({ file: options.configPath, env: options.env ?? process.env });
   if (!loaded.ok) throw new Error(describeProblems(loaded.problems));
-  const jwt = loaded.config.auth?.jwt;
-  if (!jwt?.secret) {
-    // Without a shared secret this tool cannot produce a token the server would accept.
-    const hint = jwt?.jwks_url || jwt?.jwks || jwt?.public_key
-      ? 'the server verifies tokens with public keys; get a token from your identity provider'
-      : 'set auth.jwt.secret in the configuration or WRITEPATH_AUTH__JWT__SECRET in the environment';
-    throw new Error(`no auth.jwt.secret configured (source: ${loaded.source}): ${hint}`);
+  const auth = loaded.config.auth;
+  const jwt = auth?.jwt;
+  if (auth?.dev_tokens.enabled && auth.dev_tokens.private_key) return (await devTokenIssuer(auth)).sign(options.sub, ttlSeconds);
+  if (jwt?.secret) {
+    return signDevToken({ secret: jwt.secret, sub: options.sub, ttl: ttlSeconds, issuer: jwt.issuer, audience: jwt.audience, userClaim: jwt.user_claim });
   }
-  return signDevToken({ secret: jwt.secret, sub: options.sub, ttl, issuer: jwt.issuer, audience: jwt.audience });
+  // Without a key of its own this tool cannot produce a token the server would accept.
+  const hint = auth?.dev_tokens.enabled
+    ? 'the dev key is made anew at every start: get a token from GET /api/auth/token, or set auth.dev_tokens.private_key'
+    : jwt?.jwks_url || jwt?.jwks || jwt?.public_key
+      ? 'the server verifies tokens with public keys; get a token from your identity provider (or enable auth.dev_tokens with a private_key)'
+      : 'set auth.jwt.secret in the configuration or WRITEPATH_AUTH__JWT__SECRET in the environment';
+  throw new Error(`no auth.jwt.secret or auth.dev_tokens.private_key configured (source: ${loaded.source}): ${hint}`);
 }

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,7 +147,46 @@ describe('loadConfig: cross-field rules', () => {
     const base = { DATABASE_URL: 'postgres://h/db' };
     ok(loadConfig({ env: { ...base, WRITEPATH_AUTH__JWT__JWKS_URL: 'https://id.example/jwks.json' } }));
     ok(loadConfig({ env: { ...base, WRITEPATH_AUTH__JWT__JWKS: '{"keys":[]}' } }));
-    ok(loadConfig({ env: { ...base, WRITEPATH_AUTH__JWT__PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----' } }));
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    ok(loadConfig({ env: { ...base, WRITEPATH_AUTH__JWT__PUBLIC_KEY: pem } }));
+    ok(loadConfig({ env: { ...base, WRITEPATH_AUTH__DEV_TOKENS__ENABLED: 'true' } }));
+  });
+
+  it('checks the keys themselves, listing every problem', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const privatePem = ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const publicPem = ec.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const privateJwk = ec.privateKey.export({ format: 'jwk' });
+    const publicJwk = ec.publicKey.export({ format: 'jwk' });
+    const env = {
+      DATABASE_URL: 'postgres://h/db',
+      WRITEPATH_AUTH__JWT__SECRET: publicPem,
+      WRITEPATH_AUTH__JWT__PUBLIC_KEY: privatePem,
+      WRITEPATH_AUTH__JWT__JWKS: JSON.stringify({ keys: [publicJwk, privateJwk, { kty: 'oct', k: 'c2VjcmV0' }, { kty: 'RSA', n: 'x' }] }),
+      WRITEPATH_AUTH__DEV_TOKENS__PRIVATE_KEY: weak.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    expect(problems(loadConfig({ env }))).toEqual([
+      expect.stringMatching(/^auth\.jwt\.secret: holds a PEM or JSON Web Key/),
+      expect.stringMatching(/^auth\.jwt\.public_key: is a private key/),
+      expect.stringMatching(/^auth\.jwt\.jwks\.keys\.1: is a private key/),
+      expect.stringMatching(/^auth\.jwt\.jwks\.keys\.2: symmetric keys do not belong/),
+      expect.stringMatching(/^auth\.jwt\.jwks\.keys\.3: not a usable public JSON Web Key/),
+      expect.stringMatching(/^auth\.dev_tokens\.private_key: an RSA key needs at least 2048 bits/),
+    ]);
+    expect(problems(loadConfig({ env: { WRITEPATH_AUTH__JWT__PUBLIC_KEY: 'not a key', WRITEPATH_AUTH__DEV_TOKENS__PRIVATE_KEY: 'nope' } }))).toEqual([
+      expect.stringMatching(/^auth\.jwt\.public_key: not a PEM public key/),
+      expect.stringMatching(/^auth\.dev_tokens\.private_key: not a PEM private key/),
+    ]);
+    expect(problems(loadConfig({ env: { WRITEPATH_AUTH__JWT__JWKS: '{"no_keys": true}' } }))[0]).toMatch(/^auth\.jwt\.jwks\.keys: /);
+  });
+
+  it('reads auth.dev_tokens, off by default', () => {
+    expect(ok(loadConfig({ env: { WRITEPATH_AUTH__JWT__SECRET: 's' } })).config.auth?.dev_tokens).toEqual({ enabled: false });
+    const env = { WRITEPATH_AUTH__DEV_TOKENS__ENABLED: 'true', WRITEPATH_AUTH__DEV_TOKENS__POWERSYNC_URL: 'http://localhost:8080' };
+    expect(ok(loadConfig({ env })).config.auth?.dev_tokens).toEqual({ enabled: true, powersync_url: 'http://localhost:8080' });
+    expect(problems(loadConfig({ env: { WRITEPATH_AUTH__DEV_TOKENS__BOGUS: '1' } }))).toEqual(['auth.dev_tokens.bogus: unknown key (from WRITEPATH_AUTH__DEV_TOKENS__BOGUS)']);
   });
 
   it('allows plain http JWKS URLs on loopback only', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
+import { authKeyProblems } from './auth-problems.ts';
 import { configSchema, type WritepathConfig } from './schema.ts';
 
 /** What {@link loadConfig} returns: a valid configuration, or every problem found. */
@@ -206,12 +207,14 @@ function crossFieldProblems(input: Plain): string[] {
       const v = get(auth, 'jwt', k);
       return v !== undefined && v !== null && v !== '';
     });
-    if (keys.length === 0) {
+    // The dev key verifies the tokens it signs, so it is enough on its own for local work.
+    if (keys.length === 0 && get(auth, 'dev_tokens', 'enabled') !== true) {
       problems.push('auth.jwt: set one of secret, jwks_url, jwks, public_key to verify tokens (or auth.mode: none for local work only)');
     }
   }
   const jwksUrl = get(auth, 'jwt', 'jwks_url');
   if (isNonEmptyString(jwksUrl)) problems.push(...jwksUrlProblems(jwksUrl));
+  problems.push(...authKeyProblems(auth));
 
   const tables = input.tables;
   if (isPlain(tables)) {

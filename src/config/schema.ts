@@ -63,7 +63,8 @@ export const configSchema = z.strictObject({
         .strictObject({
           secret: z.string().min(1).optional(),
           jwks_url: z.string().url().optional(),
-          jwks: z.unknown().optional(),
+          // The keys themselves are checked in auth-problems.ts (public, importable, supported).
+          jwks: z.looseObject({ keys: z.array(z.looseObject({ kty: z.string() })) }).optional(),
           public_key: z.string().min(1).optional(),
           issuer: z.string().min(1).optional(),
           audience: z.string().min(1).optional(),
@@ -71,6 +72,23 @@ export const configSchema = z.strictObject({
           jwks_cooldown_ms: numeric(z.number().int().min(0)).default(5000),
         })
         .optional(),
+      /**
+       * `GET /api/auth/token` and `GET /api/auth/keys` for local work, as the PowerSync demo
+       * backends offer. Off by default: when on, anyone who reaches the server gets a token.
+       */
+      dev_tokens: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** PEM (PKCS#8) RSA, EC or Ed25519 private key; absent: an RS256 key pair made at every start. */
+          private_key: z.string().min(1).optional(),
+          /** `kid` of the dev key; default: its JWK thumbprint. */
+          kid: z.string().min(1).optional(),
+          /** The user of a token asked for without `?user_id=`; default: a random UUID made at start. */
+          user_id: z.string().min(1).optional(),
+          /** Returned with each token, for the demo connectors' fetchCredentials. */
+          powersync_url: z.string().url().optional(),
+        })
+        .default({ enabled: false }),
       postgres_role: z.string().min(1).optional(),
     })
     .optional(),
@@ -95,4 +113,6 @@ function serverDefaults() {
 }
 
 export type WritepathConfig = z.output<typeof configSchema>;
+export type AuthConfig = NonNullable<WritepathConfig['auth']>;
+export type DevTokensConfig = AuthConfig['dev_tokens'];
 export type TableConfig = z.output<typeof tableObject>;

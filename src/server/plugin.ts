@@ -5,6 +5,7 @@ import { serverError, WritepathError } from '../core/errors.ts';
 import type { Hooks } from '../core/hooks.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
+import { registerAuthRoutes } from './auth-routes.ts';
 import { createBatchEndpoint, registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
 import { parseBatchOrDemo, registerDemoRoutes } from './demo-routes.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
@@ -64,6 +65,7 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
   } else {
     registerBatchRoute(app, endpoint);
   }
+  registerAuthRoutes(app, options);
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {

@@ -1,3 +1,4 @@
+import type { FastifyServerOptions } from 'fastify';
 import { SignJWT } from 'jose';
 import { configSchema } from '../../src/config/schema.ts';
 import { exampleSchemaSql } from '../../src/playground/example-schema.ts';
@@ -16,9 +17,11 @@ export interface TestServer {
 /**
  * A real writepath server on 127.0.0.1 with a free port, on a fresh database with the
  * example schema unless one is given. `config` is merged over the defaults (lists/todos
- * writable, HS256 with TEST_SECRET).
+ * writable, HS256 with TEST_SECRET); `logger` is fastify's (default: none).
  */
-export async function startTestServer(options: { config?: Record<string, unknown>; databaseUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { config?: Record<string, unknown>; databaseUrl?: string; logger?: FastifyServerOptions['logger'] } = {},
+): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   if (!options.databaseUrl) await sql(databaseUrl, exampleSchemaSql);
   const config = configSchema.parse({
@@ -28,7 +31,7 @@ export async function startTestServer(options: { config?: Record<string, unknown
     ...options.config,
     server: { port: 0, ...(options.config?.server as object | undefined) },
   });
-  const server = await startServer(config);
+  const server = await startServer(config, { logger: options.logger });
   return {
     url: server.url,
     databaseUrl,
