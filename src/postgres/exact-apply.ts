@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ClientTransaction, Operation } from '../core/operation.ts';
 import type { TransactionOutcome } from '../core/store.ts';
+import { writableColumns } from '../core/table-facts.ts';
 import { classifyPgError } from './error-map.ts';
 import { ident, qualified } from './sql.ts';
 
@@ -66,10 +67,5 @@ export function statementFor(operation: Operation): pg.QueryConfig {
   };
 }
 
-/** The columns a PUT with `put: replace` sets: the configured ones, else all but generated and the key. */
-export function writableColumns(operation: Operation): string[] {
-  const { table, rule } = operation;
-  return [...table.columns.values()]
-    .filter((c) => !c.generated && c.name !== rule.idColumn && (!rule.columns || rule.columns.has(c.name)))
-    .map((c) => c.name);
-}
+// The fold shares the definition, so both paths mean the same by `put: replace`.
+export { writableColumns };

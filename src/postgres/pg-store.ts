@@ -1,9 +1,12 @@
 import pg from 'pg';
 import type { TableInfo } from '../core/schema.ts';
+import type { FactsSource } from '../core/table-facts.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
+import { applyPlanned, type FastApplyOptions } from './fast-apply.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
+import { pgFactsSource } from './pg-facts.ts';
 import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
 
 export interface PgStoreOptions {
@@ -12,11 +15,18 @@ export interface PgStoreOptions {
   poolSize?: number;
   /** How long a batch waits for a free connection before answering 503 (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** Options of the set-based fast path, or false to apply everything entry by entry. */
+  fastPath?: FastApplyOptions | false;
 }
 
 /** The Store for Postgres, on one pg pool. */
+/** MERGE, which the fast path's statements are made of, came with Postgres 15. */
+const FAST_PATH_VERSION = 150000;
+
 export class PgStore implements Store {
   private schema: LiveSchema | undefined;
+  /** What the planner knows of the schema as last read; undefined: everything entry by entry. */
+  private facts: FactsSource | undefined;
   /** The schema read in progress, and the one queued behind it (see refreshSchema). */
   private reading: Promise<void> | undefined;
   private nextRead: Promise<void> | undefined;
@@ -24,6 +34,7 @@ export class PgStore implements Store {
   private constructor(
     readonly pool: pg.Pool,
     private readonly connection: pg.ClientConfig,
+    private readonly fastPath: FastApplyOptions | false,
   ) {}
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
@@ -42,7 +53,7 @@ export class PgStore implements Store {
     // uncaught 'error' event and crash the process. Its running query fails all the same,
     // the client is marked unusable and is dropped on release.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const store = new PgStore(pool, connection);
+    const store = new PgStore(pool, connection, options.fastPath ?? {});
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -90,6 +101,7 @@ export class PgStore implements Store {
     try {
       await client.connect();
       this.schema = await introspect(client);
+      this.facts = this.fastPath && this.schema.serverVersion >= FAST_PATH_VERSION ? pgFactsSource(this.schema) : undefined;
     } catch (error) {
       throw toBatchError(error);
     } finally {
@@ -107,7 +119,7 @@ export class PgStore implements Store {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work(transactionOn(client));
+      const result = await work(transactionOn(client, () => this.facts, this.fastPath || {}));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -138,11 +150,15 @@ export class PgStore implements Store {
   }
 }
 
-function transactionOn(client: pg.PoolClient): StoreTransaction {
+function transactionOn(client: pg.PoolClient, currentFacts: () => FactsSource | undefined, options: FastApplyOptions): StoreTransaction {
   return {
     lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
     advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    apply: (transactions) => applyExact(client, transactions),
+    // The schema may have been read again since the batch began (an unknown column): plan with the latest.
+    apply: (transactions) => {
+      const facts = currentFacts();
+      return facts ? applyPlanned(client, transactions, facts, options) : applyExact(client, transactions);
+    },
     recordRejections: (rows) => insertRejections(client, rows),
   };
 }
