@@ -8,8 +8,10 @@ export interface TablePlan {
   table: TableInfo;
   facts: TableFacts;
   idColumn: string;
-  /** `rounds[r]` holds the r-th step of every row that has one; round 0 holds every row. */
+  /** `rounds[r]` holds the r-th step of every row that has one, but rows only deleted. */
   rounds: RowStep[][];
+  /** Ids of the rows whose one step is a DELETE: deleted in the `last` phase. */
+  lastDeletes: string[];
 }
 
 /** Where an operation took effect in the plan. */
@@ -20,12 +22,21 @@ export interface Placement {
   tx: number;
   /** The step (round) of its row it was folded into. */
   step: number;
+  /**
+   * When its effect on the row's existence happens: `delete` (round 0, before all writes:
+   * a row deleted and made again), `write` (the rounds), `last` (after all writes: a row
+   * whose only step is a DELETE).
+   */
+  phase: 'delete' | 'write' | 'last';
 }
 
 /**
- * A fast segment as statements will run it: first the deletes of round 0, children's
- * tables before their parents'; then each table, parents before children, round by round
- * (deletes of the round, then one merge of its writes).
+ * A fast segment as statements will run it, in three phases:
+ * 1. `delete`: round-0 deletes of rows that are then written again, children's tables first;
+ * 2. `write`: each table, parents first, round by round (the round's deletes, then one
+ *    merge of its writes);
+ * 3. `last`: rows that are only deleted, children's tables first. Last, so that a parent
+ *    deleted after its children were moved elsewhere or deleted is deleted after them.
  */
 export interface FastPlan {
   /** Parents first. */
@@ -50,7 +61,7 @@ export function planFast(transactions: ClientTransaction<Operation>[], facts: Fa
       if (!entry) {
         const f = facts.of(operation.table);
         if (!f) throw new Error(`planFast: no facts for ${operation.table.schema}.${operation.table.name}`);
-        const plan: TablePlan = { table: operation.table, facts: f, idColumn: operation.rule.idColumn, rounds: [] };
+        const plan: TablePlan = { table: operation.table, facts: f, idColumn: operation.rule.idColumn, rounds: [], lastDeletes: [] };
         entry = { plan, rows: new Map(), fkColumns: new Set(f.foreignKeys.flatMap((fk) => fk.columns)) };
         tables.set(operation.table, entry);
       }
@@ -59,11 +70,21 @@ export function planFast(transactions: ClientTransaction<Operation>[], facts: Fa
         row = new RowFold(operation.id, entry.plan.facts, entry.plan.idColumn, entry.fkColumns);
         entry.rows.set(operation.id, row);
       }
-      placements.push({ operation, facts: entry.plan.facts, tx, step: row.add(operation) });
+      placements.push({ operation, facts: entry.plan.facts, tx, step: row.add(operation), phase: 'write' });
     }
   });
+  // Phases depend on the whole of a row's operations: a DELETE then PUT is deleted early.
+  for (const p of placements) {
+    if (p.step > 0) continue;
+    if (onlyDeleted(tables.get(p.operation.table)!.rows.get(p.operation.id)!.steps)) p.phase = 'last';
+    else if (p.operation.op === 'DELETE') p.phase = 'delete';
+  }
   for (const { plan, rows } of tables.values()) {
     for (const row of rows.values()) {
+      if (onlyDeleted(row.steps)) {
+        plan.lastDeletes.push(row.id);
+        continue;
+      }
       row.steps.forEach((step, round) => {
         if (!step.deleteFirst && step.write === 'none') return;
         (plan.rounds[round] ??= []).push(step);
@@ -74,6 +95,10 @@ export function planFast(transactions: ClientTransaction<Operation>[], facts: Fa
   }
   const { order, cyclic } = parentsFirst([...tables.values()].map((t) => t.plan));
   return { tables: order, placements, cyclic };
+}
+
+function onlyDeleted(steps: RowStep[]): boolean {
+  return steps.length === 1 && steps[0]!.deleteFirst && steps[0]!.write === 'none';
 }
 
 /** Tables ordered so that every referenced table comes before the tables referencing it. */

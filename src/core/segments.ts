@@ -51,21 +51,22 @@ export function segment(transactions: ClientTransaction<Operation>[], facts: Fac
     let end = i + 1;
     while (end < transactions.length && reasons[end] === undefined) end++;
     while (i < end) {
-      const range = transactions.slice(i, end);
-      const plan = planFast(range, facts);
-      const conflict = firstConflict(plan);
-      if (!conflict) {
-        fast(range, plan);
-        i = end;
-      } else if (conflict.tx === 0) {
-        exact([transactions[i]!], conflict.reason);
-        i++;
-      } else {
-        // Everything before the conflicting transaction is safe on its own: the conflict
-        // found is the earliest, and a prefix folds exactly as it did within the range.
-        const prefix = transactions.slice(i, i + conflict.tx);
-        fast(prefix, planFast(prefix, facts));
-        i += conflict.tx;
+      // Phases depend on a row's later operations, so a prefix is planned and checked anew.
+      for (let stop = end; ; ) {
+        const range = transactions.slice(i, stop);
+        const plan = planFast(range, facts);
+        const conflict = firstConflict(plan);
+        if (!conflict) {
+          fast(range, plan);
+          i = stop;
+          break;
+        }
+        if (conflict.tx === 0) {
+          exact([transactions[i]!], conflict.reason);
+          i++;
+          break;
+        }
+        stop = i + conflict.tx;
       }
     }
   }

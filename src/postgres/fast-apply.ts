@@ -76,10 +76,10 @@ async function narrow(
   return [...first, ...(await applyPlanned(client, transactions.slice(half), facts, options))];
 }
 
-/** Round-0 deletes children first, then each table's rounds parents first (see FastPlan). */
+/** The three phases of a FastPlan: early deletes children first, writes parents first, last deletes children first. */
 async function runPlan(client: pg.ClientBase, plan: FastPlan): Promise<void> {
-  for (let i = plan.tables.length - 1; i >= 0; i--) {
-    const table = plan.tables[i]!;
+  const childrenFirst = [...plan.tables].reverse();
+  for (const table of childrenFirst) {
     const ids = (table.rounds[0] ?? []).filter((s) => s.deleteFirst).map((s) => s.id);
     if (ids.length > 0) await client.query(deleteStatement(table, ids));
   }
@@ -96,5 +96,8 @@ async function runPlan(client: pg.ClientBase, plan: FastPlan): Promise<void> {
       if (merge) await client.query(merge);
       if (table.facts.opaqueRowChecks) for (const check of insertImageChecks(table, steps)) await client.query(check);
     }
+  }
+  for (const table of childrenFirst) {
+    if (table.lastDeletes.length > 0) await client.query(deleteStatement(table, table.lastDeletes));
   }
 }
