@@ -35,6 +35,12 @@ const SCHEMA = `
   create function touch() returns trigger language plpgsql as $$ begin return new; end $$;
   create trigger child_touch before insert on child for each row execute function touch();
   create view everything_view as select id from everything;
+  create table guarded (id uuid primary key, code text, n int check (n > 0), lo int, hi int,
+    unique (code), exclude using btree (lo with =));
+  create unique index guarded_expr on guarded (lower(code));
+  create unique index guarded_partial on guarded (hi) where hi > 0;
+  create rule guarded_rule as on delete to parent do also notify parent_deleted;
+  alter table parent enable row level security;
 `;
 
 let url: string;
@@ -241,6 +247,17 @@ describe('introspect', () => {
         referencedColumns: ['id'], onDelete: 'c' }),
     ]);
     expect(schema.find('events')).toMatchObject({ partitioned: true, primaryKey: ['id', 'at'] });
+    expect(schema.serverVersion).toBeGreaterThanOrEqual(150000);
     expect(schema.find('events_2024')).toMatchObject({ partitioned: false, primaryKey: ['id', 'at'] });
+  });
+
+  it('reads what decides between the fast and the exact path: checks, unique keys, rules, row security, domains', () => {
+    const guarded = schema.find('guarded')!;
+    expect(guarded).toMatchObject({ hasCheckConstraints: true, hasRules: false, rowSecurity: false });
+    expect(guarded.uniqueKeys).toEqual(expect.arrayContaining([['code'], ['lo'], null, null]));
+    expect(guarded.uniqueKeys).toHaveLength(4);
+    expect(schema.find('parent')).toMatchObject({ hasCheckConstraints: false, hasRules: true, rowSecurity: true, uniqueKeys: [] });
+    expect(everything.columns.get('pi')!.domain).toBe(true);
+    expect(everything.columns.get('i4')!.domain).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codecFor, describeValue, type PgTypeDescription } from './codecs.ts';
+import { checksInput, codecFor, describeValue, type PgTypeDescription } from './codecs.ts';
 import { fitsNumeric } from './codecs-numeric.ts';
 
 const codec = (name: string, more: Partial<PgTypeDescription> = {}) => codecFor({ name, category: 'X', ...more });
@@ -285,5 +285,18 @@ describe('describeValue', () => {
     expect(describeValue([1])).toBe('an array');
     expect(describeValue(null)).toBe('null');
     expect(describeValue('x'.repeat(500)).length).toBeLessThan(70);
+  });
+});
+
+describe('checksInput', () => {
+  it('vouches for types whose codec refuses what the database would, not for pass-through types', () => {
+    expect(checksInput({ name: 'uuid', category: 'U' })).toBe(true);
+    expect(checksInput({ name: 'integer', category: 'N' })).toBe(true);
+    expect(checksInput({ name: 'numeric', category: 'N', precision: 10, scale: 2 })).toBe(true);
+    expect(checksInput({ name: 'numeric', category: 'N' })).toBe(false);
+    expect(checksInput({ name: 'interval', category: 'T' })).toBe(false);
+    expect(checksInput({ name: '_text', category: 'A', element: { name: 'text', category: 'S' } })).toBe(true);
+    expect(checksInput({ name: '_inet', category: 'A', element: { name: 'inet', category: 'I' } })).toBe(false);
+    expect(checksInput({ name: 'public.mood', category: 'E', enumLabels: ['a'] })).toBe(true);
   });
 });

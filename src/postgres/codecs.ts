@@ -77,6 +77,21 @@ export function codecFor(t: PgTypeDescription): Codec {
   return (value) => (value === null || value === undefined ? ok(null) : inner(value));
 }
 
+// Types whose codec refuses everything their input function would: what passes, the
+// database accepts. Unconstrained numeric is not among them (an exponent can overflow it).
+const CHECKED = new Set(['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'text', 'varchar', 'bpchar', 'uuid', 'json', 'jsonb', 'bytea', 'timestamptz', 'timestamp', 'date', 'time', 'timetz']);
+
+/**
+ * Whether every value `codecFor(t)` lets through is one the type's input function accepts.
+ * The fast path may fold away a value only when the database could not have refused it.
+ */
+export function checksInput(t: PgTypeDescription): boolean {
+  if (t.category === 'A') return t.element !== undefined && checksInput(t.element);
+  if (t.category === 'E') return t.enumLabels !== undefined;
+  const name = ALIASES[t.name] ?? t.name;
+  return CHECKED.has(name) || (name === 'numeric' && t.precision !== undefined);
+}
+
 function scalarCodec(t: PgTypeDescription): Codec {
   if (t.category === 'A' && t.element) {
     const el = t.element;

@@ -3,7 +3,7 @@
 
 /** Tables the server may write: ordinary and partitioned tables outside system schemas. */
 const USER_TABLES = `
-  select c.oid, n.nspname, c.relname, c.relkind
+  select c.oid, n.nspname, c.relname, c.relkind, c.relhasrules, c.relrowsecurity
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
   where c.relkind in ('r', 'p')
@@ -11,13 +11,16 @@ const USER_TABLES = `
     and n.nspname not like 'pg\\_toast%'
     and n.nspname not like 'pg\\_temp\\_%'`;
 
-export const SEARCH_PATH_SQL = `select current_schemas(false)::text[] as path`;
+export const SEARCH_PATH_SQL = `select current_schemas(false)::text[] as path, current_setting('server_version_num')::int as version`;
 
 /** One row per column (or one row with null column fields for a table without columns). */
 export const COLUMNS_SQL = `
   with rels as (${USER_TABLES})
   select r.oid as rel_oid, r.nspname::text as schema, r.relname::text as table_name, r.relkind::text as relkind,
     exists (select 1 from pg_trigger t where t.tgrelid = r.oid and not t.tgisinternal) as has_user_triggers,
+    exists (select 1 from pg_constraint k where k.conrelid = r.oid and k.contype = 'c') as has_checks,
+    r.relhasrules as has_rules,
+    r.relrowsecurity as row_security,
     a.attname::text as column_name,
     format_type(a.atttypid, a.atttypmod) as type,
     a.atttypid as type_oid,
@@ -78,3 +81,18 @@ export const KEYS_SQL = `
     and not exists (select 1 from pg_constraint parent
                     where parent.oid = con.conparentid and parent.conrelid = con.conrelid)
   order by con.conrelid, con.conname`;
+
+/**
+ * Unique indexes and exclusion constraints other than the primary key of the given tables
+ * (`$1` is an oid[]): their columns, or null when an expression or a predicate may read
+ * any column. Unique indexes made without a constraint are included.
+ */
+export const UNIQUE_SQL = `
+  select i.indrelid as rel_oid,
+    case when i.indexprs is null and i.indpred is null then
+      array(select a.attname::text from unnest(i.indkey::int2[]) k(num)
+            join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.num)
+    end as columns
+  from pg_index i
+  where i.indrelid = any($1::oid[]) and (i.indisunique or i.indisexclusion) and not i.indisprimary
+  order by i.indrelid, i.indexrelid`;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { ColumnInfo, TableInfo } from '../core/schema.ts';
 import { codecFor, type PgTypeDescription } from './codecs.ts';
-import { COLUMNS_SQL, KEYS_SQL, SEARCH_PATH_SQL, TYPES_SQL } from './introspect-queries.ts';
+import { COLUMNS_SQL, KEYS_SQL, SEARCH_PATH_SQL, TYPES_SQL, UNIQUE_SQL } from './introspect-queries.ts';
 import { describeType, type TypeRow } from './introspect-types.ts';
 
 /** A column as read from Postgres. */
@@ -12,6 +12,8 @@ export interface PgColumnInfo extends ColumnInfo {
   pgType: PgTypeDescription;
   /** `a` GENERATED ALWAYS AS IDENTITY, `d` BY DEFAULT, `''` not an identity column. */
   identity: '' | 'a' | 'd';
+  /** Whether the declared type is a domain (whose constraints and default the database applies). */
+  domain: boolean;
 }
 
 /**
@@ -47,6 +49,17 @@ export interface PgTableInfo extends TableInfo {
   foreignKeys: ForeignKeyInfo[];
   /** Whether the table has triggers other than those Postgres makes for constraints. */
   hasUserTriggers: boolean;
+  /** Whether the table has CHECK constraints of its own (domain checks are per column). */
+  hasCheckConstraints: boolean;
+  /** Whether rewrite rules (CREATE RULE) apply to the table. */
+  hasRules: boolean;
+  /** Whether row-level security is enabled on the table. */
+  rowSecurity: boolean;
+  /**
+   * Unique indexes and exclusion constraints other than the primary key: their columns, or
+   * null when an expression or predicate may read any column.
+   */
+  uniqueKeys: Array<string[] | null>;
 }
 
 /** The tables of a database at the moment it was read. */
@@ -61,6 +74,8 @@ export interface LiveSchema {
   tables(): PgTableInfo[];
   /** `current_schemas(false)` of the connection that read the schema. */
   readonly searchPath: readonly string[];
+  /** `server_version_num` of the database, e.g. 180001. */
+  readonly serverVersion: number;
 }
 
 interface ColumnRow {
@@ -69,6 +84,9 @@ interface ColumnRow {
   table_name: string;
   relkind: string;
   has_user_triggers: boolean;
+  has_checks: boolean;
+  has_rules: boolean;
+  row_security: boolean;
   column_name: string | null;
   type: string;
   type_oid: number;
@@ -113,12 +131,14 @@ export async function introspect(db: pg.Pool | pg.ClientBase): Promise<LiveSchem
 }
 
 async function read(client: pg.ClientBase): Promise<LiveSchema> {
-  const path = (await client.query<{ path: string[] }>(SEARCH_PATH_SQL)).rows[0]?.path ?? [];
+  const settings = (await client.query<{ path: string[]; version: number }>(SEARCH_PATH_SQL)).rows[0];
+  const path = settings?.path ?? [];
   const columnRows = (await client.query<ColumnRow>(COLUMNS_SQL)).rows;
   const relOids = [...new Set(columnRows.map((r) => r.rel_oid))];
   const typeOids = [...new Set(columnRows.flatMap((r) => (r.column_name === null ? [] : [r.type_oid])))];
   const typeRows = (await client.query<TypeRow>(TYPES_SQL, [typeOids])).rows;
   const keyRows = (await client.query<KeyRow>(KEYS_SQL, [relOids])).rows;
+  const uniqueRows = (await client.query<{ rel_oid: number; columns: string[] | null }>(UNIQUE_SQL, [relOids])).rows;
 
   const types = new Map(typeRows.map((t) => [t.oid, t]));
   const byOid = new Map<number, PgTableInfo>();
@@ -134,6 +154,10 @@ async function read(client: pg.ClientBase): Promise<LiveSchema> {
         primaryKey: [],
         foreignKeys: [],
         hasUserTriggers: row.has_user_triggers,
+        hasCheckConstraints: row.has_checks,
+        hasRules: row.has_rules,
+        rowSecurity: row.row_security,
+        uniqueKeys: [],
       };
       byOid.set(row.rel_oid, table);
     }
@@ -145,7 +169,8 @@ async function read(client: pg.ClientBase): Promise<LiveSchema> {
     if (key.kind === 'p') table.primaryKey = key.columns;
     else table.foreignKeys.push(toForeignKey(key));
   }
-  return new Schema([...byOid.values()], path);
+  for (const unique of uniqueRows) byOid.get(unique.rel_oid)?.uniqueKeys.push(unique.columns);
+  return new Schema([...byOid.values()], path, settings?.version ?? 0);
 }
 
 function toColumn(row: ColumnRow, name: string, types: ReadonlyMap<number, TypeRow>): PgColumnInfo {
@@ -160,6 +185,7 @@ function toColumn(row: ColumnRow, name: string, types: ReadonlyMap<number, TypeR
     typeOid: row.type_oid,
     pgType,
     identity: row.identity === 'a' || row.identity === 'd' ? row.identity : '',
+    domain: types.get(row.type_oid)?.typtype === 'd',
   };
 }
 
@@ -182,6 +208,7 @@ class Schema implements LiveSchema {
   constructor(
     private readonly all: PgTableInfo[],
     readonly searchPath: readonly string[],
+    readonly serverVersion: number,
   ) {
     for (const t of all) {
       let tables = this.bySchema.get(t.schema);

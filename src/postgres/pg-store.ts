@@ -1,11 +1,14 @@
 import pg from 'pg';
 import type { TableInfo } from '../core/schema.ts';
+import type { FactsSource } from '../core/table-facts.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
+import { applyPlanned, type FastApplyOptions } from './fast-apply.ts';
 import { readRows } from './read-rows.ts';
 import { RowLevelSecurity } from './row-level-security.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
+import { pgFactsSource } from './pg-facts.ts';
 import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
 
 export interface PgStoreOptions {
@@ -16,11 +19,18 @@ export interface PgStoreOptions {
   connectTimeoutMs?: number;
   /** RLS mode: write the configured tables under this role (`auth.postgres_role`). */
   role?: string;
+  /** Options of the set-based fast path, or false to apply everything entry by entry. */
+  fastPath?: FastApplyOptions | false;
 }
 
 /** The Store for Postgres, on one pg pool. */
+/** MERGE, which the fast path's statements are made of, came with Postgres 15. */
+const FAST_PATH_VERSION = 150000;
+
 export class PgStore implements Store {
   private schema: LiveSchema | undefined;
+  /** What the planner knows of the schema as last read; undefined: everything entry by entry. */
+  private facts: FactsSource | undefined;
   /** The schema read in progress, and the one queued behind it (see refreshSchema). */
   private reading: Promise<void> | undefined;
   private nextRead: Promise<void> | undefined;
@@ -29,6 +39,7 @@ export class PgStore implements Store {
     readonly pool: pg.Pool,
     private readonly connection: pg.ClientConfig,
     private readonly rls: RowLevelSecurity | undefined,
+    private readonly fastPath: FastApplyOptions | false,
   ) {}
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
@@ -47,7 +58,7 @@ export class PgStore implements Store {
     // uncaught 'error' event and crash the process. Its running query fails all the same,
     // the client is marked unusable and is dropped on release.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const store = new PgStore(pool, connection, options.role ? new RowLevelSecurity(options.role) : undefined);
+    const store = new PgStore(pool, connection, options.role ? new RowLevelSecurity(options.role) : undefined, options.fastPath ?? {});
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -95,6 +106,7 @@ export class PgStore implements Store {
     try {
       await client.connect();
       this.schema = await introspect(client);
+      this.facts = this.fastPath && this.schema.serverVersion >= FAST_PATH_VERSION ? pgFactsSource(this.schema) : undefined;
     } catch (error) {
       throw toBatchError(error);
     } finally {
@@ -112,7 +124,7 @@ export class PgStore implements Store {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work(transactionOn(client, context, this.rls));
+      const result = await work(transactionOn(client, context, this.rls, () => this.facts, this.fastPath || {}));
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -143,12 +155,24 @@ export class PgStore implements Store {
   }
 }
 
-function transactionOn(client: pg.PoolClient, context: AuthContext, rls: RowLevelSecurity | undefined): StoreTransaction {
+function transactionOn(
+  client: pg.PoolClient,
+  context: AuthContext,
+  rls: RowLevelSecurity | undefined,
+  currentFacts: () => FactsSource | undefined,
+  options: FastApplyOptions,
+): StoreTransaction {
   return {
     lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
     advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    apply: (transactions) =>
-      rls ? rls.as(client, context, () => applyExact(client, transactions, context, rls)) : applyExact(client, transactions, context),
+    apply: (transactions) => {
+      // RLS mode writes under the app's role and must tell a hidden row from a missing one,
+      // which only the exact path can: no fast path there.
+      if (rls) return rls.as(client, context, () => applyExact(client, transactions, context, rls));
+      // The schema may have been read again since the batch began (an unknown column): plan with the latest.
+      const facts = currentFacts();
+      return facts ? applyPlanned(client, transactions, facts, context, options) : applyExact(client, transactions, context);
+    },
     recordRejections: (rows) => insertRejections(client, rows),
     readRows: (table, idColumn, ids, columns) => readRows(client, table, idColumn, ids, columns),
   };

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { Operation } from '../core/operation.ts';
+import { writableColumns } from '../core/table-facts.ts';
 import { ident, qualified } from './sql.ts';
+
+export { writableColumns };
 
 /** Numbered, typed parameters of one statement. */
 export class Params {
@@ -78,12 +81,4 @@ export function statementFor(operation: Operation, extras: StatementExtras = {})
       ON CONFLICT (${key}) ${action}${guard ? ` WHERE ${guard}` : ''}`,
     values: params.values,
   };
-}
-
-/** The columns a PUT with `put: replace` sets: the configured ones, else all but generated and the key. */
-export function writableColumns(operation: Operation): string[] {
-  const { table, rule } = operation;
-  return [...table.columns.values()]
-    .filter((c) => !c.generated && c.name !== rule.idColumn && (!rule.columns || rule.columns.has(c.name)))
-    .map((c) => c.name);
 }

@@ -1,0 +1,200 @@
+import type { Operation } from './operation.ts';
+import { writableColumns, type TableFacts } from './table-facts.ts';
+
+export type Cell = string | null;
+
+/**
+ * What set-based statements do for one row in one round: the operations of the row folded
+ * together, as far as folding is provably the same as applying them one by one.
+ */
+export interface RowStep {
+  /** The row id, converted to the key column's type. */
+  id: string;
+  /** Delete the row as it stands before this step (a DELETE came in it). */
+  deleteFirst: boolean;
+  /**
+   * Then: nothing; set `update` when the row exists; insert with `insert` or, when it
+   * exists, set `update`; insert with `insert` (the row is known to be gone).
+   */
+  write: 'none' | 'update' | 'upsert' | 'insert';
+  /** The value of each column the step writes; update and insert agree on shared columns. */
+  values: Map<string, Cell>;
+  /** Columns set on an existing row. */
+  update: Set<string>;
+  /** Columns given on insert; the others take their defaults. Always within `update` for an upsert. */
+  insert: Set<string>;
+}
+
+/**
+ * The state of the row after the operations folded into the current step, relative to the
+ * row R as it stood when the step began (unknown to us: it may or may not exist).
+ * untouched: R. absent: no row. fresh: a new row, defaults + values on `insert`.
+ * patched: R + `update` if R exists, else no row. upserted: R + `update` if R exists,
+ * else defaults + `insert`.
+ */
+type State = 'untouched' | 'absent' | 'fresh' | 'patched' | 'upserted';
+
+const WRITE: Record<State, RowStep['write']> = { untouched: 'none', absent: 'none', fresh: 'insert', patched: 'update', upserted: 'upsert' };
+
+/** What the database has not yet checked of the last row image of the step. */
+interface PendingImage {
+  /** Whether every NOT NULL column of the image is provably non-null, whether R exists or not. */
+  notNullSafe: boolean;
+  /** Cells whose value the database alone can judge (a foreign key, an unchecked type). */
+  risky: Set<string>;
+}
+
+/**
+ * Folds one row's operations, in op order, into steps (rounds). Entries one by one pass
+ * every intermediate row image through the database's checks; a fold skips them. So an
+ * operation that would hide an image the planner cannot prove valid (a CHECK constraint, a
+ * NOT NULL column that may be null, a foreign key or unchecked value that is then
+ * overwritten) starts a new step instead, and that image is written for real one round
+ * earlier. Lossless folds (DELETE then PUT, PATCH after DELETE, anything after an image
+ * known to be valid) never cost a round.
+ */
+export class RowFold {
+  readonly steps: RowStep[] = [];
+  private state: State = 'untouched';
+  private step: RowStep;
+  private pending: PendingImage | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly facts: TableFacts,
+    private readonly idColumn: string,
+    /** Columns of this table under a foreign key: their values are checked against another table. */
+    private readonly foreignKeyColumns: ReadonlySet<string>,
+  ) {
+    this.step = this.newStep();
+  }
+
+  /** Folds the next operation of the row and returns the index of the step it landed in. */
+  add(operation: Operation): number {
+    if ((this.pending && this.hides(operation)) || this.dropsUnchecked(operation)) this.step = this.newStep();
+    this.apply(operation);
+    return this.steps.length - 1;
+  }
+
+  private newStep(): RowStep {
+    this.state = 'untouched';
+    this.pending = undefined;
+    const step: RowStep = { id: this.id, deleteFirst: false, write: 'none', values: new Map(), update: new Set(), insert: new Set() };
+    this.steps.push(step);
+    return step;
+  }
+
+  /**
+   * A PATCH of a deleted row does nothing, but entry by entry its values are still cast to
+   * their types; one the codecs do not vouch for must reach the database, in a round of
+   * its own, where it updates the missing row: nothing, after the cast.
+   */
+  private dropsUnchecked(operation: Operation): boolean {
+    return (
+      this.state === 'absent' &&
+      operation.op === 'PATCH' &&
+      operation.values.some(([column, value]) => value !== null && this.facts.unchecked.has(column))
+    );
+  }
+
+  /** Whether the operation writes over the pending image without the database seeing it. */
+  private hides(operation: Operation): boolean {
+    const pending = this.pending!;
+    if (operation.op === 'PATCH' && (operation.values.length === 0 || this.state === 'absent')) return false;
+    if (this.facts.opaqueRowChecks || !pending.notNullSafe) return true;
+    if (pending.risky.size === 0) return false;
+    if (operation.op === 'DELETE' || (operation.op === 'PUT' && operation.rule.put === 'replace')) return true;
+    return operation.values.some(([column]) => pending.risky.has(column));
+  }
+
+  private apply(operation: Operation): void {
+    const s = this.step;
+    if (operation.op === 'DELETE') {
+      this.state = 'absent';
+      s.deleteFirst = true;
+      s.values.clear();
+      s.update.clear();
+      s.insert.clear();
+      this.pending = undefined;
+    } else if (operation.op === 'PATCH') {
+      if (operation.values.length === 0 || this.state === 'absent') return;
+      if (this.state === 'untouched') this.state = 'patched';
+      for (const [column, value] of operation.values) {
+        s.values.set(column, value);
+        if (this.state !== 'fresh') s.update.add(column);
+        if (this.state !== 'patched') s.insert.add(column);
+      }
+    } else if (operation.rule.put === 'replace') {
+      this.putReplace(operation);
+    } else {
+      this.putMerge(operation);
+    }
+    s.write = WRITE[this.state];
+    if (operation.op !== 'DELETE') this.pending = this.image();
+  }
+
+  private putMerge(operation: Operation): void {
+    const s = this.step;
+    const from = this.state;
+    if (from === 'untouched' || from === 'absent') {
+      s.values.clear();
+      s.insert.clear();
+    } else if (from === 'patched') {
+      // A missing row ignored the PATCHes: an insert carries only what this PUT carries.
+      s.insert.clear();
+    }
+    for (const [column, value] of operation.values) {
+      s.values.set(column, value);
+      if (from !== 'absent' && from !== 'fresh') s.update.add(column);
+      s.insert.add(column);
+    }
+    this.state = from === 'absent' || from === 'fresh' ? 'fresh' : 'upserted';
+  }
+
+  /** A PUT merge of every writable column (absent ones NULL) on an existing row; an insert of what it carries on a new one. */
+  private putReplace(operation: Operation): void {
+    const s = this.step;
+    const from = this.state;
+    if (from === 'absent') {
+      for (const [column, value] of operation.values) {
+        s.values.set(column, value);
+        s.insert.add(column);
+      }
+      this.state = 'fresh';
+      return;
+    }
+    const given = new Map(operation.values);
+    // Up to now the insert branch was a missing row (PATCHes ignored): it inserts what this PUT carries.
+    if (from === 'untouched' || from === 'patched') s.insert.clear();
+    for (const column of writableColumns(operation)) {
+      const present = given.has(column);
+      s.values.set(column, present ? given.get(column)! : null);
+      if (from !== 'fresh') s.update.add(column);
+      if (present || from === 'fresh' || from === 'upserted') s.insert.add(column);
+    }
+    this.state = from === 'fresh' ? 'fresh' : 'upserted';
+  }
+
+  /** What the database will not have checked of the image the last operation made. */
+  private image(): PendingImage | undefined {
+    const { state, step, facts } = this;
+    if (state === 'untouched' || state === 'absent') return undefined;
+    const onUpdate = state !== 'fresh';
+    const onInsert = state !== 'patched';
+    let notNullSafe = true;
+    for (const column of facts.notNull) {
+      if (column === this.idColumn) continue;
+      const value = step.values.get(column);
+      if (onUpdate && step.update.has(column) && value === null) notNullSafe = false;
+      if (onInsert && (step.insert.has(column) ? value === null : !facts.withDefault.has(column))) notNullSafe = false;
+    }
+    const risky = new Set<string>();
+    const cells = state === 'fresh' ? step.insert : step.update;
+    for (const column of cells) {
+      if (step.values.get(column) !== null && (facts.unchecked.has(column) || this.foreignKeyColumns.has(column))) risky.add(column);
+    }
+    // A default in a foreign key column references a row we cannot name.
+    if (onInsert) for (const column of this.foreignKeyColumns) if (!step.insert.has(column) && facts.withDefault.has(column)) risky.add(column);
+    return { notNullSafe, risky };
+  }
+}

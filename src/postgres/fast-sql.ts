@@ -1,0 +1,168 @@
+import type pg from 'pg';
+import type { TablePlan } from '../core/fast-plan.ts';
+import type { RowStep } from '../core/row-fold.ts';
+import { ident, qualified } from './sql.ts';
+
+/**
+ * The set-based statements of the fast path, one table and one round at a time. Values
+ * travel as one jsonb parameter of arrays of text (the codecs' input forms), each cast to
+ * its column type in SQL, as the exact path casts its parameters: measured against COPY
+ * into a temporary table and unnest of text arrays (bench/staging.ts), it is as fast,
+ * needs one round trip and no temporary table.
+ */
+
+/** Deletes rows by id. */
+export function deleteStatement(plan: TablePlan, ids: string[]): pg.QueryConfig {
+  const { table, idColumn } = plan;
+  const keyType = table.columns.get(idColumn)!.type;
+  return {
+    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY($1::${keyType}[])`,
+    values: [ids],
+  };
+}
+
+/** The writes of a round as one jsonb parameter and the SQL that reads it back as rows `s`. */
+interface Staged {
+  /** Columns written by some step, in table order; value i is `s.v<i>`. */
+  columns: string[];
+  /** Per insert group: the defaulted columns its steps leave out. */
+  groups: string[][];
+  /** `(SELECT ... ) AS s`: wp_id, wp_kind (u update, x upsert, i insert), wp_update, wp_insert (masks), wp_sig (group), v0... */
+  source: string;
+  json: string;
+}
+
+function stage(plan: TablePlan, writes: RowStep[]): Staged {
+  const { table, idColumn, facts } = plan;
+  const used = new Set<string>();
+  for (const s of writes) for (const c of s.values.keys()) used.add(c);
+  const columns = [...table.columns.keys()].filter((c) => used.has(c));
+  const defaulted = columns.filter((c) => facts.withDefault.has(c));
+
+  // A column's default can only be had by leaving the column out of an INSERT, so steps
+  // are grouped by which defaulted columns they leave out: a handful, whatever the rows.
+  const signatures = new Map<string, number>();
+  const groups: string[][] = [];
+  const rows = writes.map((s) => {
+    const kind = s.write === 'update' ? 'u' : s.write === 'insert' ? 'i' : 'x';
+    let signature = 0;
+    if (kind !== 'u') {
+      const left = defaulted.filter((c) => !s.insert.has(c));
+      const key = left.join('\u0000');
+      let index = signatures.get(key);
+      if (index === undefined) {
+        index = groups.length;
+        signatures.set(key, index);
+        groups.push(left);
+      }
+      signature = index;
+    }
+    const row: (string | number | null)[] = [s.id, kind, mask(columns, s.update), mask(columns, s.insert), signature];
+    for (const c of columns) row.push(s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null);
+    return row;
+  });
+
+  const typeOf = (c: string) => table.columns.get(c)!.type;
+  const fields = [
+    `(e->>0)::${typeOf(idColumn)} AS wp_id`,
+    `e->>1 AS wp_kind`,
+    `e->>2 AS wp_update`,
+    `e->>3 AS wp_insert`,
+    `(e->>4)::int AS wp_sig`,
+    ...columns.map((c, i) => `(e->>${5 + i})::${typeOf(c)} AS v${i}`),
+  ];
+  // OFFSET 0 keeps the casts in the source, so each value is cast once, not once per action.
+  const source = `(SELECT ${fields.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e OFFSET 0) AS s`;
+  return { columns, groups, source, json: JSON.stringify(rows) };
+}
+
+const bit = (field: string, i: number) => `substr(s.${field}, ${i + 1}, 1) = '1'`;
+
+/** The INSERT column list and values of an insert group. */
+function insertOf(plan: TablePlan, staged: Staged, group: number): { columns: string; values: string } {
+  const left = staged.groups[group]!;
+  const given = staged.columns.map((c, i) => ({ c, i })).filter(({ c }) => !left.includes(c));
+  // A defaulted column given in a group is given by every step of the group.
+  const values = given.map(({ c, i }) => (plan.facts.withDefault.has(c) ? `s.v${i}` : `CASE WHEN ${bit('wp_insert', i)} THEN s.v${i} END`));
+  return {
+    columns: [plan.idColumn, ...given.map((g) => g.c)].map(ident).join(', '),
+    values: ['s.wp_id', ...values].join(', '),
+  };
+}
+
+/**
+ * One MERGE for the writes of a round: an existing row gets its step's `update` columns
+ * (the others kept); a missing one is inserted with its `insert` columns (the others take
+ * their defaults), one WHEN NOT MATCHED clause per insert group.
+ */
+export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
+  const writes = steps.filter((s) => s.write !== 'none');
+  if (writes.length === 0) return undefined;
+  const staged = stage(plan, writes);
+  const { columns } = staged;
+  const clauses: string[] = [];
+  if (writes.some((s) => s.write !== 'insert' && s.update.size > 0)) {
+    const sets = columns.map((c, i) => `${ident(c)} = CASE WHEN ${bit('wp_update', i)} THEN s.v${i} ELSE t.${ident(c)} END`);
+    clauses.push(`WHEN MATCHED AND s.wp_kind <> 'i' AND s.wp_update <> '${'0'.repeat(columns.length)}' THEN UPDATE SET ${sets.join(', ')}`);
+  }
+  staged.groups.forEach((_, group) => {
+    const insert = insertOf(plan, staged, group);
+    clauses.push(`WHEN NOT MATCHED AND s.wp_kind <> 'u' AND s.wp_sig = ${group} THEN INSERT (${insert.columns}) VALUES (${insert.values})`);
+  });
+  const { table, idColumn } = plan;
+  return {
+    text: `MERGE INTO ${qualified(table.schema, table.name)} AS t USING ${staged.source} ON t.${ident(idColumn)} = s.wp_id ${clauses.join(' ')}`,
+    values: [staged.json],
+  };
+}
+
+/**
+ * Entry by entry, a PUT is an INSERT ... ON CONFLICT DO UPDATE, and Postgres checks the
+ * row it would insert (NOT NULL, CHECK, generated columns) before it finds the conflict:
+ * a PUT can be refused for its insert image even where the row exists. The MERGE updates
+ * an existing row without building that image, so for tables whose checks the planner
+ * cannot see, these statements build it once more, after the MERGE (every row exists by
+ * then, so nothing is inserted): one INSERT ... ON CONFLICT DO NOTHING per insert group.
+ */
+export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryConfig[] {
+  const upserts = steps.filter((s) => s.write === 'upsert');
+  if (upserts.length === 0) return [];
+  const staged = stage(plan, upserts);
+  const { table, idColumn } = plan;
+  return staged.groups.map((_, group) => {
+    const insert = insertOf(plan, staged, group);
+    return {
+      text:
+        `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source}` +
+        ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`,
+      values: [staged.json],
+    };
+  });
+}
+
+/**
+ * Entry by entry, every value is cast to its column type when the statement is planned,
+ * whether a row matches or not: a PATCH of a missing row with a bad interval is refused.
+ * A MERGE casts only what it writes, so values the codecs do not vouch for (types without
+ * a codec) are cast here first, all of them, in one statement.
+ */
+export function castCheck(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
+  const { table, facts } = plan;
+  const columns = [...table.columns.keys()].filter((c) => facts.unchecked.has(c));
+  if (columns.length === 0) return undefined;
+  const rows: (string | null)[][] = [];
+  for (const s of steps) {
+    const cells = columns.map((c) => (s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null));
+    if (cells.some((v) => v !== null)) rows.push(cells);
+  }
+  if (rows.length === 0) return undefined;
+  // An aggregate's argument is computed for every row; a plain select list could be pruned.
+  const casts = columns.map((c, i) => `count((e->>${i})::${table.columns.get(c)!.type})`);
+  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, values: [JSON.stringify(rows)] };
+}
+
+function mask(columns: string[], set: ReadonlySet<string>): string {
+  let out = '';
+  for (const c of columns) out += set.has(c) ? '1' : '0';
+  return out;
+}
