@@ -6,16 +6,24 @@ import type { TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { classifyPgError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
-import { castCheck, deleteStatement, insertImageChecks, mergeStatement } from './fast-sql.ts';
+import { castCheck, deleteStatement, inline, insertImageChecks, mergeStatement, type FastStatement } from './fast-sql.ts';
 
 export interface FastApplyOptions extends SegmentOptions {
   /** A failed range of at most this many entries is narrowed entry by entry, not bisected further (default 4). */
   exactBelow?: number;
+  /**
+   * A plan whose data is at most this large runs as one script, in one round trip, its
+   * values written in as literals; a larger one statement by statement with parameters
+   * (default 1 MiB).
+   */
+  scriptBytes?: number;
   /** Sees each segment before it runs (tests, metrics). */
   onSegment?: (segment: Segment) => void;
   /** Sees each failed fast attempt, with the number of client transactions it held. */
   onNarrow?: (transactions: number) => void;
 }
+
+const SCRIPT_BYTES = 1 << 20;
 
 /**
  * Applies client transactions in order, each completely or not at all, folding where that
@@ -47,18 +55,24 @@ async function applyFast(
   facts: FactsSource,
   options: FastApplyOptions,
 ): Promise<TransactionOutcome[]> {
-  await client.query('SAVEPOINT wp_fast');
+  const statements = statementsOf(plan);
+  const bytes = statements.reduce((n, s) => n + s.json.length, 0);
   try {
-    await runPlan(client, plan);
+    if (bytes <= (options.scriptBytes ?? SCRIPT_BYTES)) {
+      // One round trip: the savepoint, the whole plan and its release as one script.
+      await client.query(['SAVEPOINT wp_fast', ...statements.map(inline), 'RELEASE SAVEPOINT wp_fast'].join(';\n'));
+    } else {
+      await client.query('SAVEPOINT wp_fast');
+      for (const s of statements) await client.query({ text: s.text, values: [s.json] });
+      await client.query('RELEASE SAVEPOINT wp_fast');
+    }
   } catch (error) {
     const meaning = classifyPgError(error);
     if (meaning.kind === 'batch') throw meaning.error;
-    await client.query('ROLLBACK TO SAVEPOINT wp_fast');
-    await client.query('RELEASE SAVEPOINT wp_fast');
+    await client.query('ROLLBACK TO SAVEPOINT wp_fast; RELEASE SAVEPOINT wp_fast');
     options.onNarrow?.(transactions.length);
     return narrow(client, transactions, facts, options);
   }
-  await client.query('RELEASE SAVEPOINT wp_fast');
   return transactions.map(() => ({ ok: true }));
 }
 
@@ -76,28 +90,30 @@ async function narrow(
   return [...first, ...(await applyPlanned(client, transactions.slice(half), facts, options))];
 }
 
-/** The three phases of a FastPlan: early deletes children first, writes parents first, last deletes children first. */
-async function runPlan(client: pg.ClientBase, plan: FastPlan): Promise<void> {
+/** The statements of a FastPlan's three phases: early deletes children first, writes parents first, last deletes children first. */
+function statementsOf(plan: FastPlan): FastStatement[] {
+  const out: FastStatement[] = [];
   const childrenFirst = [...plan.tables].reverse();
   for (const table of childrenFirst) {
     const ids = (table.rounds[0] ?? []).filter((s) => s.deleteFirst).map((s) => s.id);
-    if (ids.length > 0) await client.query(deleteStatement(table, ids));
+    if (ids.length > 0) out.push(deleteStatement(table, ids));
   }
   for (const table of plan.tables) {
     for (let round = 0; round < table.rounds.length; round++) {
       const steps = table.rounds[round]!;
       if (round > 0) {
         const ids = steps.filter((s) => s.deleteFirst).map((s) => s.id);
-        if (ids.length > 0) await client.query(deleteStatement(table, ids));
+        if (ids.length > 0) out.push(deleteStatement(table, ids));
       }
       const cast = castCheck(table, steps);
-      if (cast) await client.query(cast);
+      if (cast) out.push(cast);
       const merge = mergeStatement(table, steps);
-      if (merge) await client.query(merge);
-      if (table.facts.opaqueRowChecks) for (const check of insertImageChecks(table, steps)) await client.query(check);
+      if (merge) out.push(merge);
+      if (table.facts.opaqueRowChecks) out.push(...insertImageChecks(table, steps));
     }
   }
   for (const table of childrenFirst) {
-    if (table.lastDeletes.length > 0) await client.query(deleteStatement(table, table.lastDeletes));
+    if (table.lastDeletes.length > 0) out.push(deleteStatement(table, table.lastDeletes));
   }
+  return out;
 }

@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import type { TablePlan } from '../core/fast-plan.ts';
 import type { RowStep } from '../core/row-fold.ts';
-import { ident, qualified } from './sql.ts';
+import { ident, literal, qualified } from './sql.ts';
 
 /**
  * The set-based statements of the fast path, one table and one round at a time. Values
@@ -11,13 +10,27 @@ import { ident, qualified } from './sql.ts';
  * needs one round trip and no temporary table.
  */
 
+/**
+ * A statement of the fast path: its one parameter is always jsonb text, so a plan can also
+ * run as one script with the parameter written in (see `inline`).
+ */
+export interface FastStatement {
+  text: string;
+  json: string;
+}
+
+/** The statement as SQL with its parameter written in as a literal. */
+export function inline(statement: FastStatement): string {
+  return statement.text.replace('$1::jsonb', `${literal(statement.json)}::jsonb`);
+}
+
 /** Deletes rows by id. */
-export function deleteStatement(plan: TablePlan, ids: string[]): pg.QueryConfig {
+export function deleteStatement(plan: TablePlan, ids: string[]): FastStatement {
   const { table, idColumn } = plan;
   const keyType = table.columns.get(idColumn)!.type;
   return {
-    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY($1::${keyType}[])`,
-    values: [ids],
+    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} IN (SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d)`,
+    json: JSON.stringify(ids),
   };
 }
 
@@ -95,7 +108,7 @@ function insertOf(plan: TablePlan, staged: Staged, group: number): { columns: st
  * (the others kept); a missing one is inserted with its `insert` columns (the others take
  * their defaults), one WHEN NOT MATCHED clause per insert group.
  */
-export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
+export function mergeStatement(plan: TablePlan, steps: RowStep[]): FastStatement | undefined {
   const writes = steps.filter((s) => s.write !== 'none');
   if (writes.length === 0) return undefined;
   const staged = stage(plan, writes);
@@ -112,7 +125,7 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfi
   const { table, idColumn } = plan;
   return {
     text: `MERGE INTO ${qualified(table.schema, table.name)} AS t USING ${staged.source} ON t.${ident(idColumn)} = s.wp_id ${clauses.join(' ')}`,
-    values: [staged.json],
+    json: staged.json,
   };
 }
 
@@ -124,7 +137,7 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfi
  * cannot see, these statements build it once more, after the MERGE (every row exists by
  * then, so nothing is inserted): one INSERT ... ON CONFLICT DO NOTHING per insert group.
  */
-export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryConfig[] {
+export function insertImageChecks(plan: TablePlan, steps: RowStep[]): FastStatement[] {
   const upserts = steps.filter((s) => s.write === 'upsert');
   if (upserts.length === 0) return [];
   const staged = stage(plan, upserts);
@@ -135,7 +148,7 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryCo
       text:
         `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source}` +
         ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`,
-      values: [staged.json],
+      json: staged.json,
     };
   });
 }
@@ -146,7 +159,7 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryCo
  * A MERGE casts only what it writes, so values the codecs do not vouch for (types without
  * a codec) are cast here first, all of them, in one statement.
  */
-export function castCheck(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
+export function castCheck(plan: TablePlan, steps: RowStep[]): FastStatement | undefined {
   const { table, facts } = plan;
   const columns = [...table.columns.keys()].filter((c) => facts.unchecked.has(c));
   if (columns.length === 0) return undefined;
@@ -158,7 +171,7 @@ export function castCheck(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | u
   if (rows.length === 0) return undefined;
   // An aggregate's argument is computed for every row; a plain select list could be pruned.
   const casts = columns.map((c, i) => `count((e->>${i})::${table.columns.get(c)!.type})`);
-  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, values: [JSON.stringify(rows)] };
+  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, json: JSON.stringify(rows) };
 }
 
 function mask(columns: string[], set: ReadonlySet<string>): string {

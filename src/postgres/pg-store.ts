@@ -3,11 +3,11 @@ import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
-import { applyExact } from './exact-apply.ts';
-import { applyPlanned, type FastApplyOptions } from './fast-apply.ts';
+import type { FastApplyOptions } from './fast-apply.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
 import { pgFactsSource } from './pg-facts.ts';
-import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
+import { PgTransaction } from './pg-transaction.ts';
+import { ensureServerTables } from './server-tables.ts';
 
 export interface PgStoreOptions {
   url: string;
@@ -118,9 +118,9 @@ export class PgStore implements Store {
     }
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await work(transactionOn(client, () => this.facts, this.fastPath || {}));
-      await client.query('COMMIT');
+      const tx = new PgTransaction(client, () => this.facts, this.fastPath || {});
+      const result = await work(tx);
+      await tx.commit();
       return result;
     } catch (error) {
       // A failed ROLLBACK means the connection is gone: drop it rather than pool it.
@@ -148,17 +148,4 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-function transactionOn(client: pg.PoolClient, currentFacts: () => FactsSource | undefined, options: FastApplyOptions): StoreTransaction {
-  return {
-    lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
-    advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    // The schema may have been read again since the batch began (an unknown column): plan with the latest.
-    apply: (transactions) => {
-      const facts = currentFacts();
-      return facts ? applyPlanned(client, transactions, facts, options) : applyExact(client, transactions);
-    },
-    recordRejections: (rows) => insertRejections(client, rows),
-  };
 }
