@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createAuthenticator } from '../auth/authenticate.ts';
+import { cachingAuthenticator } from '../auth/token-cache.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { PgStore } from '../postgres/pg-store.ts';
 import { TableRules } from '../rules/table-rules.ts';
@@ -31,7 +32,7 @@ export async function startServer(config: WritepathConfig, options: { logger?: F
   const url = config.database.url;
   if (!url) throw new StartupError(['database.url is not set']);
   if (url.startsWith('mongodb')) throw new StartupError(['database.url: MongoDB is not supported yet; use a postgres:// URL']);
-  const authenticate = createAuthenticator(config.auth);
+  const authenticate = cachingAuthenticator(createAuthenticator(config.auth));
   const store = await PgStore.open({ url });
   const rules = new TableRules(config.tables);
   const problems = checkTables(rules, (name) => store.findTable(name));
