@@ -46,35 +46,40 @@ async function processInTransaction(
   const fresh = entries.filter((e) => e.opId > ledger);
   const duplicates = entries.length - fresh.length;
 
-  const checks = await resolveEntries(fresh, options.rules, options.store);
   const rejected: RejectedEntry[] = [];
-  const valid: ClientTransaction<Operation>[] = [];
-  for (const group of groupTransactions(fresh)) {
-    const problems = group.entries.map((e) => checks.get(e)!).filter((c) => c.kind === 'rejected');
-    const first = problems[0];
-    if (first && first.kind === 'rejected') {
-      rejected.push(...rejectTransaction(group.entries, first.entry, first.problem));
-    } else {
-      valid.push({ txId: group.txId, entries: group.entries.map((e) => (checks.get(e) as { operation: Operation }).operation) });
-    }
-  }
-
   let applied = 0;
-  const outcomes = await tx.apply(valid);
-  valid.forEach((group, index) => {
-    const outcome = outcomes[index]!;
-    if (outcome.ok) {
-      applied += group.entries.length;
-      return;
+  // A large batch is validated and applied a part at a time, whole client transactions
+  // each, in order: the validated operations it holds are bounded by the part, not the batch.
+  for (const groups of parts(groupTransactions(fresh), PART_ENTRIES)) {
+    const checks = await resolveEntries(groups.length === 1 ? groups[0]!.entries : groups.flatMap((g) => g.entries), options.rules, options.store);
+    const valid: ClientTransaction<Operation>[] = [];
+    for (const group of groups) {
+      const problems = group.entries.map((e) => checks.get(e)!).filter((c) => c.kind === 'rejected');
+      const first = problems[0];
+      if (first && first.kind === 'rejected') {
+        rejected.push(...rejectTransaction(group.entries, first.entry, first.problem));
+      } else {
+        valid.push({ txId: group.txId, entries: group.entries.map((e) => (checks.get(e) as { operation: Operation }).operation) });
+      }
     }
-    const raw = group.entries.map((o) => o.entry);
-    const cause = raw.find((e) => e.opId === outcome.opId) ?? raw[0]!;
-    rejected.push(...rejectTransaction(raw, cause, outcome.problem));
-  });
+    const outcomes = await tx.apply(valid);
+    valid.forEach((group, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) {
+        applied += group.entries.length;
+        return;
+      }
+      const raw = group.entries.map((o) => o.entry);
+      const cause = raw.find((e) => e.opId === outcome.opId) ?? raw[0]!;
+      rejected.push(...rejectTransaction(raw, cause, outcome.problem));
+    });
+  }
   rejected.sort((a, b) => a.op_id - b.op_id);
 
-  await tx.recordRejections(rejected.map((r) => rejectionRecord(r, auth.userId, clientId, fresh)));
-  const lastOpId = Math.max(ledger, ...fresh.map((e) => e.opId));
+  const byOpId = new Map(rejected.length > 0 ? fresh.map((e) => [e.opId, e]) : []);
+  await tx.recordRejections(rejected.map((r) => rejectionRecord(r, auth.userId, clientId, byOpId)));
+  // op_ids are strictly increasing (checked when the request was parsed).
+  const lastOpId = Math.max(ledger, fresh.length > 0 ? fresh[fresh.length - 1]!.opId : ledger);
   if (lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
   return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped: 0, rejected };
 }
@@ -104,8 +109,8 @@ function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'mess
   return out;
 }
 
-function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, entries: RawEntry[]): RejectionRecord {
-  const f = entries.find((e) => e.opId === r.op_id)?.fields ?? {};
+function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, entries: ReadonlyMap<number, RawEntry>): RejectionRecord {
+  const f = entries.get(r.op_id)?.fields ?? {};
   return {
     userId,
     clientId,
@@ -121,6 +126,24 @@ function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, ent
     columnName: r.column,
     message: r.message,
   };
+}
+
+/** Entries per part of a large batch (see processInTransaction). */
+const PART_ENTRIES = 10_000;
+
+/** Consecutive runs of whole client transactions of about `size` entries. */
+function* parts<T>(groups: ClientTransaction<T>[], size: number): Generator<ClientTransaction<T>[]> {
+  let start = 0;
+  let entries = 0;
+  for (let i = 0; i < groups.length; i++) {
+    entries += groups[i]!.entries.length;
+    if (entries >= size) {
+      yield groups.slice(start, i + 1);
+      start = i + 1;
+      entries = 0;
+    }
+  }
+  if (start < groups.length) yield start === 0 ? groups : groups.slice(start);
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

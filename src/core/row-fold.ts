@@ -57,7 +57,8 @@ export class RowFold {
   readonly steps: RowStep[] = [];
   private state: State = 'untouched';
   private step: RowStep;
-  private pending: PendingImage | undefined;
+  /** Whether the last operation made a row image the database has not judged yet (worked out when needed). */
+  private pending = false;
 
   constructor(
     readonly id: string,
@@ -78,7 +79,7 @@ export class RowFold {
 
   private newStep(): RowStep {
     this.state = 'untouched';
-    this.pending = undefined;
+    this.pending = false;
     const step: RowStep = { id: this.id, deleteFirst: false, write: 'none', values: new Map(), update: new Set(), insert: new Set() };
     this.steps.push(step);
     return step;
@@ -99,9 +100,11 @@ export class RowFold {
 
   /** Whether the operation writes over the pending image without the database seeing it. */
   private hides(operation: Operation): boolean {
-    const pending = this.pending!;
     if (operation.op === 'PATCH' && (operation.values.length === 0 || this.state === 'absent')) return false;
-    if (this.facts.opaqueRowChecks || !pending.notNullSafe) return true;
+    if (this.facts.opaqueRowChecks) return true;
+    const pending = this.image();
+    if (!pending) return false;
+    if (!pending.notNullSafe) return true;
     if (pending.risky.size === 0) return false;
     if (operation.op === 'DELETE' || (operation.op === 'PUT' && operation.rule.put === 'replace')) return true;
     return operation.values.some(([column]) => pending.risky.has(column));
@@ -115,7 +118,7 @@ export class RowFold {
       s.values.clear();
       s.update.clear();
       s.insert.clear();
-      this.pending = undefined;
+      this.pending = false;
     } else if (operation.op === 'PATCH') {
       if (operation.values.length === 0 || this.state === 'absent') return;
       if (this.state === 'untouched') this.state = 'patched';
@@ -130,7 +133,8 @@ export class RowFold {
       this.putMerge(operation);
     }
     s.write = WRITE[this.state];
-    if (operation.op !== 'DELETE') this.pending = this.image();
+    // The image is judged only if another operation comes to hide it (one row in ten, say).
+    if (operation.op !== 'DELETE') this.pending = this.state !== 'untouched' && this.state !== 'absent';
   }
 
   private putMerge(operation: Operation): void {

@@ -75,6 +75,12 @@ export function segment(transactions: ClientTransaction<Operation>[], facts: Fac
 
 /** The first exactPathReason of the tables a transaction touches, given its entries there. */
 function staticReason(transaction: ClientTransaction<Operation>, facts: FactsSource): string | undefined {
+  const { entries } = transaction;
+  const rule = entries[0]!.rule;
+  if (entries.every((o) => o.rule === rule)) {
+    const reason = exactPathReason(rule, facts.of(entries[0]!.table), entries);
+    return reason === undefined ? undefined : `${rule.clientName}: ${reason}`;
+  }
   const byRule = new Map<TableRule, Operation[]>();
   for (const operation of transaction.entries) {
     const list = byRule.get(operation.rule);

@@ -12,18 +12,23 @@ export interface FastApplyOptions extends SegmentOptions {
   /** A failed range of at most this many entries is narrowed entry by entry, not bisected further (default 4). */
   exactBelow?: number;
   /**
-   * A plan whose data is at most this large runs as one script, in one round trip, its
-   * values written in as literals; a larger one statement by statement with parameters
-   * (default 1 MiB).
+   * A plan of at most this many entries runs as one script, in one round trip, its values
+   * written in as literals; a larger one statement by statement with parameters (default 2,000).
    */
-  scriptBytes?: number;
+  scriptEntries?: number;
+  /** Rows per statement for larger plans (default 5,000). */
+  chunkRows?: number;
+  /** A batch is planned and applied in parts of about this many entries, whole transactions each (default 10,000). */
+  partEntries?: number;
   /** Sees each segment before it runs (tests, metrics). */
   onSegment?: (segment: Segment) => void;
   /** Sees each failed fast attempt, with the number of client transactions it held. */
   onNarrow?: (transactions: number) => void;
 }
 
-const SCRIPT_BYTES = 1 << 20;
+const SCRIPT_ENTRIES = 2_000;
+const CHUNK_ROWS = 5_000;
+const PART_ENTRIES = 10_000;
 
 /**
  * Applies client transactions in order, each completely or not at all, folding where that
@@ -40,10 +45,14 @@ export async function applyPlanned(
   options: FastApplyOptions = {},
 ): Promise<TransactionOutcome[]> {
   const outcomes: TransactionOutcome[] = [];
-  for (const s of segment(transactions, facts, options)) {
-    options.onSegment?.(s);
-    if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions)));
-    else outcomes.push(...(await applyFast(client, s.transactions, s.plan, facts, options)));
+  // Consecutive transactions applied one part after the other are applied in op order, so
+  // a large batch is planned a part at a time: what the plan holds stays bounded.
+  for (const part of parts(transactions, options.partEntries ?? PART_ENTRIES)) {
+    for (const s of segment(part, facts, options)) {
+      options.onSegment?.(s);
+      if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions)));
+      else outcomes.push(...(await applyFast(client, s.transactions, s.plan, facts, options)));
+    }
   }
   return outcomes;
 }
@@ -55,15 +64,22 @@ async function applyFast(
   facts: FactsSource,
   options: FastApplyOptions,
 ): Promise<TransactionOutcome[]> {
-  const statements = statementsOf(plan);
-  const bytes = statements.reduce((n, s) => n + s.json.length, 0);
   try {
-    if (bytes <= (options.scriptBytes ?? SCRIPT_BYTES)) {
+    if (plan.placements.length <= (options.scriptEntries ?? SCRIPT_ENTRIES)) {
       // One round trip: the savepoint, the whole plan and its release as one script.
-      await client.query(['SAVEPOINT wp_fast', ...statements.map(inline), 'RELEASE SAVEPOINT wp_fast'].join(';\n'));
+      const script = ['SAVEPOINT wp_fast', ...[...statementsOf(plan, Infinity)].map(inline), 'RELEASE SAVEPOINT wp_fast'];
+      await client.query(script.join(';\n'));
     } else {
       await client.query('SAVEPOINT wp_fast');
-      for (const s of statements) await client.query({ text: s.text, values: [s.json] });
+      // Each statement is built while the one before it runs: a large batch keeps both the
+      // server and the database busy, and only one chunk's data is held at a time.
+      let running: Promise<unknown> | undefined;
+      for (const statement of statementsOf(plan, options.chunkRows ?? CHUNK_ROWS)) {
+        if (running) await running;
+        running = client.query({ text: statement.text, values: [statement.json] });
+        running.catch(() => {});
+      }
+      if (running) await running;
       await client.query('RELEASE SAVEPOINT wp_fast');
     }
   } catch (error) {
@@ -90,30 +106,56 @@ async function narrow(
   return [...first, ...(await applyPlanned(client, transactions.slice(half), facts, options))];
 }
 
-/** The statements of a FastPlan's three phases: early deletes children first, writes parents first, last deletes children first. */
-function statementsOf(plan: FastPlan): FastStatement[] {
-  const out: FastStatement[] = [];
+/**
+ * The statements of a FastPlan's three phases (early deletes children first, writes parents
+ * first, last deletes children first), each round cut into chunks of at most `chunk` rows:
+ * rows of one table do not interact on the fast path, so a round may run in pieces.
+ */
+function* statementsOf(plan: FastPlan, chunk: number): Generator<FastStatement> {
   const childrenFirst = [...plan.tables].reverse();
   for (const table of childrenFirst) {
     const ids = (table.rounds[0] ?? []).filter((s) => s.deleteFirst).map((s) => s.id);
-    if (ids.length > 0) out.push(deleteStatement(table, ids));
+    for (const part of pieces(ids, chunk)) yield deleteStatement(table, part);
   }
   for (const table of plan.tables) {
     for (let round = 0; round < table.rounds.length; round++) {
-      const steps = table.rounds[round]!;
-      if (round > 0) {
-        const ids = steps.filter((s) => s.deleteFirst).map((s) => s.id);
-        if (ids.length > 0) out.push(deleteStatement(table, ids));
+      for (const steps of pieces(table.rounds[round]!, chunk)) {
+        if (round > 0) {
+          const ids = steps.filter((s) => s.deleteFirst).map((s) => s.id);
+          if (ids.length > 0) yield deleteStatement(table, ids);
+        }
+        const cast = castCheck(table, steps);
+        if (cast) yield cast;
+        const merge = mergeStatement(table, steps);
+        if (merge) yield merge;
+        if (table.facts.opaqueRowChecks) yield* insertImageChecks(table, steps);
       }
-      const cast = castCheck(table, steps);
-      if (cast) out.push(cast);
-      const merge = mergeStatement(table, steps);
-      if (merge) out.push(merge);
-      if (table.facts.opaqueRowChecks) out.push(...insertImageChecks(table, steps));
     }
   }
   for (const table of childrenFirst) {
-    if (table.lastDeletes.length > 0) out.push(deleteStatement(table, table.lastDeletes));
+    for (const part of pieces(table.lastDeletes, chunk)) yield deleteStatement(table, part);
   }
-  return out;
+}
+
+function* pieces<T>(items: T[], size: number): Generator<T[]> {
+  if (items.length <= size) {
+    if (items.length > 0) yield items;
+    return;
+  }
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Consecutive runs of whole transactions of about `size` entries. */
+function* parts(transactions: ClientTransaction<Operation>[], size: number): Generator<ClientTransaction<Operation>[]> {
+  let start = 0;
+  let entries = 0;
+  for (let i = 0; i < transactions.length; i++) {
+    entries += transactions[i]!.entries.length;
+    if (entries >= size) {
+      yield transactions.slice(start, i + 1);
+      start = i + 1;
+      entries = 0;
+    }
+  }
+  if (start < transactions.length) yield start === 0 ? transactions : transactions.slice(start);
 }
