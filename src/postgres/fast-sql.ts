@@ -1,5 +1,5 @@
 import type { TablePlan } from '../core/fast-plan.ts';
-import type { RowStep } from '../core/row-fold.ts';
+import { INSERT, UPDATE, type RowStep } from '../core/row-fold.ts';
 import { ident, literal, qualified } from './sql.ts';
 
 /**
@@ -29,7 +29,8 @@ export function deleteStatement(plan: TablePlan, ids: string[]): FastStatement {
   const { table, idColumn } = plan;
   const keyType = table.columns.get(idColumn)!.type;
   return {
-    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} IN (SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d)`,
+    // An array lets the planner see how many keys come, and read the table in key order.
+    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY (ARRAY(SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d))`,
     json: JSON.stringify(ids),
   };
 }
@@ -38,6 +39,8 @@ export function deleteStatement(plan: TablePlan, ids: string[]): FastStatement {
 interface Staged {
   /** Columns written by some step, in table order; value i is `s.v<i>`. */
   columns: string[];
+  /** Their positions in the table's Shape. */
+  positions: number[];
   /** Per insert group: the defaulted columns its steps leave out. */
   groups: string[][];
   /** `(SELECT ... ) AS s`: wp_id, wp_kind (u update, x upsert, i insert), wp_update, wp_insert (masks), wp_sig (group), v0... */
@@ -46,11 +49,10 @@ interface Staged {
 }
 
 function stage(plan: TablePlan, writes: RowStep[]): Staged {
-  const { table, idColumn, facts } = plan;
-  const used = new Set<string>();
-  for (const s of writes) for (const c of s.values.keys()) used.add(c);
-  const columns = [...table.columns.keys()].filter((c) => used.has(c));
-  const defaulted = columns.filter((c) => facts.withDefault.has(c));
+  const { table, idColumn, facts, shape } = plan;
+  const positions = shape.columns.map((_, i) => i).filter((i) => writes.some((s) => s.flags[i] !== 0));
+  const columns = positions.map((i) => shape.columns[i]!);
+  const defaulted = positions.filter((i) => facts.withDefault.has(shape.columns[i]!));
 
   // A column's default can only be had by leaving the column out of an INSERT, so steps
   // are grouped by which defaulted columns they leave out: a handful, whatever the rows.
@@ -60,18 +62,27 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
     const kind = s.write === 'update' ? 'u' : s.write === 'insert' ? 'i' : 'x';
     let signature = 0;
     if (kind !== 'u') {
-      const left = defaulted.filter((c) => !s.insert.has(c));
-      const key = left.join('\u0000');
+      const left = defaulted.filter((i) => !(s.flags[i]! & INSERT));
+      const key = left.join(',');
       let index = signatures.get(key);
       if (index === undefined) {
         index = groups.length;
         signatures.set(key, index);
-        groups.push(left);
+        groups.push(left.map((i) => shape.columns[i]!));
       }
       signature = index;
     }
-    const row: (string | number | null)[] = [s.id, kind, mask(columns, s.update), mask(columns, s.insert), signature];
-    for (const c of columns) row.push(s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null);
+    let updates = '';
+    let inserts = '';
+    const row: (string | number | null)[] = [s.id, kind, '', '', signature];
+    for (const i of positions) {
+      const bits = s.flags[i]!;
+      updates += bits & UPDATE ? '1' : '0';
+      inserts += bits & INSERT ? '1' : '0';
+      row.push(bits ? (s.cells[i] ?? null) : null);
+    }
+    row[2] = updates;
+    row[3] = inserts;
     return row;
   });
 
@@ -86,7 +97,7 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
   ];
   // OFFSET 0 keeps the casts in the source, so each value is cast once, not once per action.
   const source = `(SELECT ${fields.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e OFFSET 0) AS s`;
-  return { columns, groups, source, json: JSON.stringify(rows) };
+  return { columns, positions, groups, source, json: JSON.stringify(rows) };
 }
 
 const bit = (field: string, i: number) => `substr(s.${field}, ${i + 1}, 1) = '1'`;
@@ -114,7 +125,7 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): FastStatement
   const staged = stage(plan, writes);
   const { columns } = staged;
   const clauses: string[] = [];
-  if (writes.some((s) => s.write !== 'insert' && s.update.size > 0)) {
+  if (writes.some((s) => s.write !== 'insert' && s.flags.some((bits) => bits & UPDATE))) {
     const sets = columns.map((c, i) => `${ident(c)} = CASE WHEN ${bit('wp_update', i)} THEN s.v${i} ELSE t.${ident(c)} END`);
     clauses.push(`WHEN MATCHED AND s.wp_kind <> 'i' AND s.wp_update <> '${'0'.repeat(columns.length)}' THEN UPDATE SET ${sets.join(', ')}`);
   }
@@ -160,22 +171,17 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): FastStatem
  * a codec) are cast here first, all of them, in one statement.
  */
 export function castCheck(plan: TablePlan, steps: RowStep[]): FastStatement | undefined {
-  const { table, facts } = plan;
-  const columns = [...table.columns.keys()].filter((c) => facts.unchecked.has(c));
-  if (columns.length === 0) return undefined;
+  const { table, facts, shape } = plan;
+  const positions = shape.columns.map((_, i) => i).filter((i) => facts.unchecked.has(shape.columns[i]!));
+  if (positions.length === 0) return undefined;
   const rows: (string | null)[][] = [];
   for (const s of steps) {
-    const cells = columns.map((c) => (s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null));
+    const cells = positions.map((i) => (s.flags[i] ? (s.cells[i] ?? null) : null));
     if (cells.some((v) => v !== null)) rows.push(cells);
   }
   if (rows.length === 0) return undefined;
   // An aggregate's argument is computed for every row; a plain select list could be pruned.
-  const casts = columns.map((c, i) => `count((e->>${i})::${table.columns.get(c)!.type})`);
+  const casts = positions.map((p, i) => `count((e->>${i})::${table.columns.get(shape.columns[p]!)!.type})`);
   return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, json: JSON.stringify(rows) };
 }
 
-function mask(columns: string[], set: ReadonlySet<string>): string {
-  let out = '';
-  for (const c of columns) out += set.has(c) ? '1' : '0';
-  return out;
-}
