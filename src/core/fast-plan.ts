@@ -1,5 +1,5 @@
 import type { ClientTransaction, Operation } from './operation.ts';
-import { RowFold, type RowStep } from './row-fold.ts';
+import { RowFold, shapeOf, type RowStep, type Shape } from './row-fold.ts';
 import type { TableInfo } from './schema.ts';
 import type { FactsSource, TableFacts } from './table-facts.ts';
 
@@ -8,6 +8,8 @@ export interface TablePlan {
   table: TableInfo;
   facts: TableFacts;
   idColumn: string;
+  /** Column positions of the steps' flags and cells. */
+  shape: Shape;
   /** `rounds[r]` holds the r-th step of every row that has one, but rows only deleted. */
   rounds: RowStep[][];
   /** Ids of the rows whose one step is a DELETE: deleted in the `last` phase. */
@@ -61,13 +63,20 @@ export function planFast(transactions: ClientTransaction<Operation>[], facts: Fa
       if (!entry) {
         const f = facts.of(operation.table);
         if (!f) throw new Error(`planFast: no facts for ${operation.table.schema}.${operation.table.name}`);
-        const plan: TablePlan = { table: operation.table, facts: f, idColumn: operation.rule.idColumn, rounds: [], lastDeletes: [] };
+        const plan: TablePlan = {
+          table: operation.table,
+          facts: f,
+          idColumn: operation.rule.idColumn,
+          shape: shapeOf(operation.table.columns.keys()),
+          rounds: [],
+          lastDeletes: [],
+        };
         entry = { plan, rows: new Map(), fkColumns: new Set(f.foreignKeys.flatMap((fk) => fk.columns)) };
         tables.set(operation.table, entry);
       }
       let row = entry.rows.get(operation.id);
       if (!row) {
-        row = new RowFold(operation.id, entry.plan.facts, entry.plan.idColumn, entry.fkColumns);
+        row = new RowFold(operation.id, entry.plan.facts, entry.plan.shape, entry.plan.idColumn, entry.fkColumns);
         entry.rows.set(operation.id, row);
       }
       placements.push({ operation, facts: entry.plan.facts, tx, step: row.add(operation), phase: 'write' });

@@ -61,13 +61,46 @@ async function processInTransaction(
   auth: AuthContext,
 ): Promise<BatchResponse> {
   const { clientId, entries } = request;
-  const { hooks } = options;
   // Without the client's op_ids (demo routes) there is nothing to deduplicate against.
   const tracked = request.ledger !== false;
   const ledger = tracked ? await tx.lockLedger(auth.userId, clientId) : 0;
   const fresh = entries.filter((e) => e.opId > ledger);
   const duplicates = entries.length - fresh.length;
 
+  // A large batch is checked and applied a part at a time, whole client transactions each,
+  // in order: what it holds in memory is bounded by the part, not the batch. Each part's
+  // checks read the database as the parts before it left it.
+  const tally: BatchTally = { rejected: [], stored: [], prepared: [], applied: 0, skipped: 0 };
+  for (const part of parts(groupTransactions(fresh), PART_ENTRIES)) {
+    await processPart(options, tx, part.length === 1 ? part[0]!.entries : part.flatMap((g) => g.entries), auth, tally);
+  }
+  const { rejected, stored, applied, skipped } = tally;
+  rejected.sort((a, b) => a.op_id - b.op_id);
+
+  if (rejected.length + stored.length > 0) {
+    const byOpId = new Map(tally.prepared.map((e) => [e.opId, e]));
+    await tx.recordRejections([...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, byOpId)));
+  }
+  // op_ids are strictly increasing (checked when the request was parsed).
+  const lastOpId = tracked ? Math.max(ledger, fresh.length > 0 ? fresh[fresh.length - 1]!.opId : ledger) : 0;
+  if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
+  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
+}
+
+/** What the parts of a batch add up to. */
+interface BatchTally {
+  rejected: RejectedEntry[];
+  /** Skipped by `on_conflict: skip`: not in the response's `rejected`, but stored. */
+  stored: RejectedEntry[];
+  /** The entries as checked (after beforeApply), kept only while some are rejected. */
+  prepared: RawEntry[];
+  applied: number;
+  skipped: number;
+}
+
+/** Checks and applies whole client transactions, in order, adding to the tally. */
+async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: RawEntry[], auth: AuthContext, tally: BatchTally): Promise<void> {
+  const { hooks } = options;
   // Every check that needs no write, entry by entry: hooks, table and columns, values, validators.
   const problems = new Map<RawEntry, EntryProblem>();
   const prepared: RawEntry[] = [];
@@ -75,7 +108,7 @@ async function processInTransaction(
     if ('problem' in item) problems.set(item.entry, item.problem);
     prepared.push('problem' in item ? item.entry : item);
   }
-  const checks = await resolveEntries(prepared.filter((e) => !problems.has(e)), options.rules, options.store);
+  const checks = await resolveEntries(problems.size > 0 ? prepared.filter((e) => !problems.has(e)) : prepared, options.rules, options.store);
   const operations = new Map<RawEntry, Operation>();
   for (const [entry, check] of checks) {
     if (check.kind === 'rejected') {
@@ -87,49 +120,37 @@ async function processInTransaction(
     else operations.set(entry, withHandler(check.operation, hooks));
   }
 
-  const rejected: RejectedEntry[] = [];
-  const stored: RejectedEntry[] = [];
-  const reject = (raw: RawEntry[], opId: number, problem: EntryProblem) => {
+  const reject = (raw: RawEntry[], opId: number, problem: EntryProblem, into = tally.rejected) => {
     const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
-    rejected.push(...rejectTransaction(raw, cause, problem));
+    into.push(...rejectTransaction(raw, cause, problem));
   };
   const valid: ClientTransaction<Operation>[] = [];
   for (const group of groupTransactions(prepared)) {
-    const cause = group.entries.find((e) => problems.has(e));
+    const cause = problems.size > 0 ? group.entries.find((e) => problems.has(e)) : undefined;
     if (cause) reject(group.entries, cause.opId, problems.get(cause)!);
     else valid.push({ txId: group.txId, entries: group.entries.map((e) => operations.get(e)!) });
   }
 
-  const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), tx.readRows);
-  const allowed = valid.filter((group, index) => {
+  const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), (...args) => tx.readRows(...args));
+  const allowed = verdicts.some((v) => v) ? valid.filter((group, index) => {
     const verdict = verdicts[index];
     if (verdict) reject(group.entries.map((o) => o.entry), verdict.opId, verdict.problem);
     return !verdict;
-  });
+  }) : valid;
 
-  let applied = 0;
-  let skipped = 0;
   const outcomes = await tx.apply(allowed);
   allowed.forEach((group, index) => {
     const outcome = outcomes[index]!;
-    const raw = group.entries.map((o) => o.entry);
     if (outcome.ok) {
-      applied += raw.length;
-    } else if (outcome.skip) {
-      // Dropped by `on_conflict: skip`: counted, and stored where the app can see it.
-      skipped += raw.length;
-      stored.push(...rejectTransaction(raw, raw.find((e) => e.opId === outcome.opId) ?? raw[0]!, outcome.problem));
-    } else {
-      reject(raw, outcome.opId, outcome.problem);
+      tally.applied += group.entries.length;
+      return;
     }
+    const raw = group.entries.map((o) => o.entry);
+    if (outcome.skip) tally.skipped += raw.length;
+    // Dropped by `on_conflict: skip`: counted, and stored where the app can see it.
+    reject(raw, outcome.opId, outcome.problem, outcome.skip ? tally.stored : tally.rejected);
   });
-  rejected.sort((a, b) => a.op_id - b.op_id);
-
-  const records = [...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, prepared));
-  await tx.recordRejections(records);
-  const lastOpId = tracked ? Math.max(ledger, ...fresh.map((e) => e.opId)) : 0;
-  if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
+  if (tally.rejected.length + tally.stored.length > 0) tally.prepared.push(...prepared);
 }
 
 /** Library mode: the handler for this table and op, carried by the operation to the store. */
@@ -169,8 +190,8 @@ function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'mess
   return out;
 }
 
-function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, entries: RawEntry[]): RejectionRecord {
-  const f = entries.find((e) => e.opId === r.op_id)?.fields ?? {};
+function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, entries: ReadonlyMap<number, RawEntry>): RejectionRecord {
+  const f = entries.get(r.op_id)?.fields ?? {};
   return {
     userId,
     clientId,
@@ -186,6 +207,24 @@ function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, ent
     columnName: r.column,
     message: r.message,
   };
+}
+
+/** Entries per part of a large batch (see processInTransaction). */
+const PART_ENTRIES = 10_000;
+
+/** Consecutive runs of whole client transactions of about `size` entries. */
+function* parts<T>(groups: ClientTransaction<T>[], size: number): Generator<ClientTransaction<T>[]> {
+  let start = 0;
+  let entries = 0;
+  for (let i = 0; i < groups.length; i++) {
+    entries += groups[i]!.entries.length;
+    if (entries >= size) {
+      yield groups.slice(start, i + 1);
+      start = i + 1;
+      entries = 0;
+    }
+  }
+  if (start < groups.length) yield start === 0 ? groups : groups.slice(start);
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,11 +14,19 @@ export type ResolvedEntry = { kind: 'ok'; operation: Operation } | { kind: 'reje
  * column still missing is the server's own problem, never the client's (500).
  */
 export async function resolveEntries(entries: RawEntry[], rules: TableRules, store: Store): Promise<Map<RawEntry, ResolvedEntry>> {
-  const check = (e: RawEntry) => validateEntry(e, rules, (name) => store.findTable(name));
-  let checks = entries.map(check);
+  // Tables looked up once per pass, not once per entry.
+  const pass = () => {
+    const tables = new Map<string, ReturnType<Store['findTable']>>();
+    const find = (name: string) => {
+      if (!tables.has(name)) tables.set(name, store.findTable(name));
+      return tables.get(name);
+    };
+    return entries.map((e) => validateEntry(e, rules, find));
+  };
+  let checks = pass();
   if (checks.some((c) => c.kind === 'schema_miss')) {
     await store.refreshSchema();
-    checks = entries.map(check);
+    checks = pass();
   }
   const resolved = new Map<RawEntry, ResolvedEntry>();
   entries.forEach((entry, index) => resolved.set(entry, settle(entry, checks[index]!)));

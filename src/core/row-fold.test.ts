@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { facts, op, rule, table } from '../../test/support/planner-fixtures.ts';
-import { RowFold, type RowStep } from './row-fold.ts';
+import { INSERT, RowFold, shapeOf, UPDATE, type RowStep } from './row-fold.ts';
 import type { TableFacts } from './table-facts.ts';
 
 const notes = table('notes', ['title', 'body', 'owner']);
@@ -8,19 +8,23 @@ const merge = rule('notes');
 const replace = rule('notes', { put: 'replace' });
 
 function fold(f: TableFacts, ...ops: Array<[typeof merge, 'PUT' | 'PATCH' | 'DELETE', Record<string, string | null>?]>): RowStep[] {
-  const row = new RowFold('n1', f, 'id', new Set(f.foreignKeys.flatMap((k) => k.columns)));
+  const row = new RowFold('n1', f, shape, 'id', new Set(f.foreignKeys.flatMap((k) => k.columns)));
   for (const [r, kind, data] of ops) row.add(op(notes, r, kind, 'n1', data));
   return row.steps;
 }
 
 const plain = facts(notes);
-const view = (s: RowStep) => ({
-  deleteFirst: s.deleteFirst,
-  write: s.write,
-  values: Object.fromEntries(s.values),
-  update: [...s.update].sort(),
-  insert: [...s.insert].sort(),
-});
+const shape = shapeOf(notes.columns.keys());
+const view = (s: RowStep) => {
+  const has = (bit: number) => shape.columns.filter((_, i) => s.flags[i]! & bit).sort();
+  return {
+    deleteFirst: s.deleteFirst,
+    write: s.write,
+    values: Object.fromEntries(shape.columns.flatMap((c, i) => (s.flags[i] ? [[c, s.cells[i]]] : []))),
+    update: has(UPDATE),
+    insert: has(INSERT),
+  };
+};
 
 describe('RowFold', () => {
   it('folds PUT then PATCH into one upsert', () => {

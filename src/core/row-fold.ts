@@ -3,6 +3,21 @@ import { writableColumns, type TableFacts } from './table-facts.ts';
 
 export type Cell = string | null;
 
+/** A table's columns by position: steps keep values in arrays, not maps (a batch has many rows). */
+export interface Shape {
+  columns: readonly string[];
+  index: ReadonlyMap<string, number>;
+}
+
+export function shapeOf(columns: Iterable<string>): Shape {
+  const list = [...columns];
+  return { columns: list, index: new Map(list.map((c, i) => [c, i])) };
+}
+
+/** Flag bits of a step's column. */
+export const UPDATE = 1;
+export const INSERT = 2;
+
 /**
  * What set-based statements do for one row in one round: the operations of the row folded
  * together, as far as folding is provably the same as applying them one by one.
@@ -17,12 +32,20 @@ export interface RowStep {
    * exists, set `update`; insert with `insert` (the row is known to be gone).
    */
   write: 'none' | 'update' | 'upsert' | 'insert';
-  /** The value of each column the step writes; update and insert agree on shared columns. */
-  values: Map<string, Cell>;
-  /** Columns set on an existing row. */
-  update: Set<string>;
-  /** Columns given on insert; the others take their defaults. Always within `update` for an upsert. */
-  insert: Set<string>;
+  /**
+   * Per column of the table's Shape: UPDATE when the step sets it on an existing row,
+   * INSERT when it gives it on insert (the others take their defaults). For an upsert the
+   * inserted columns are always among the updated ones.
+   */
+  flags: number[];
+  /** Per column with flags: its value, the same for update and insert. */
+  cells: Cell[];
+}
+
+/** The value a step writes to a column, or undefined when it does not write it. */
+export function cellOf(step: RowStep, shape: Shape, column: string): Cell | undefined {
+  const i = shape.index.get(column);
+  return i !== undefined && step.flags[i] ? step.cells[i]! : undefined;
 }
 
 /**
@@ -40,8 +63,8 @@ const WRITE: Record<State, RowStep['write']> = { untouched: 'none', absent: 'non
 interface PendingImage {
   /** Whether every NOT NULL column of the image is provably non-null, whether R exists or not. */
   notNullSafe: boolean;
-  /** Cells whose value the database alone can judge (a foreign key, an unchecked type). */
-  risky: Set<string>;
+  /** Columns whose value the database alone can judge (a foreign key, an unchecked type). */
+  risky: string[];
 }
 
 /**
@@ -57,11 +80,13 @@ export class RowFold {
   readonly steps: RowStep[] = [];
   private state: State = 'untouched';
   private step: RowStep;
-  private pending: PendingImage | undefined;
+  /** Whether the last operation made a row image the database has not judged yet (worked out when needed). */
+  private pending = false;
 
   constructor(
     readonly id: string,
     private readonly facts: TableFacts,
+    private readonly shape: Shape,
     private readonly idColumn: string,
     /** Columns of this table under a foreign key: their values are checked against another table. */
     private readonly foreignKeyColumns: ReadonlySet<string>,
@@ -78,8 +103,9 @@ export class RowFold {
 
   private newStep(): RowStep {
     this.state = 'untouched';
-    this.pending = undefined;
-    const step: RowStep = { id: this.id, deleteFirst: false, write: 'none', values: new Map(), update: new Set(), insert: new Set() };
+    this.pending = false;
+    const n = this.shape.columns.length;
+    const step: RowStep = { id: this.id, deleteFirst: false, write: 'none', flags: new Array<number>(n).fill(0), cells: new Array<Cell>(n) };
     this.steps.push(step);
     return step;
   }
@@ -99,12 +125,26 @@ export class RowFold {
 
   /** Whether the operation writes over the pending image without the database seeing it. */
   private hides(operation: Operation): boolean {
-    const pending = this.pending!;
     if (operation.op === 'PATCH' && (operation.values.length === 0 || this.state === 'absent')) return false;
-    if (this.facts.opaqueRowChecks || !pending.notNullSafe) return true;
-    if (pending.risky.size === 0) return false;
+    if (this.facts.opaqueRowChecks) return true;
+    const pending = this.image();
+    if (!pending) return false;
+    if (!pending.notNullSafe) return true;
+    if (pending.risky.length === 0) return false;
     if (operation.op === 'DELETE' || (operation.op === 'PUT' && operation.rule.put === 'replace')) return true;
-    return operation.values.some(([column]) => pending.risky.has(column));
+    return operation.values.some(([column]) => pending.risky.includes(column));
+  }
+
+  /** Sets a column's value and adds flag bits. */
+  private set(column: string, value: Cell, bits: number): void {
+    const i = this.shape.index.get(column)!;
+    this.step.cells[i] = value;
+    this.step.flags[i]! |= bits;
+  }
+
+  private clear(bits: number): void {
+    const flags = this.step.flags;
+    for (let i = 0; i < flags.length; i++) flags[i]! &= ~bits;
   }
 
   private apply(operation: Operation): void {
@@ -112,89 +152,73 @@ export class RowFold {
     if (operation.op === 'DELETE') {
       this.state = 'absent';
       s.deleteFirst = true;
-      s.values.clear();
-      s.update.clear();
-      s.insert.clear();
-      this.pending = undefined;
+      this.clear(UPDATE | INSERT);
+      this.pending = false;
     } else if (operation.op === 'PATCH') {
       if (operation.values.length === 0 || this.state === 'absent') return;
       if (this.state === 'untouched') this.state = 'patched';
-      for (const [column, value] of operation.values) {
-        s.values.set(column, value);
-        if (this.state !== 'fresh') s.update.add(column);
-        if (this.state !== 'patched') s.insert.add(column);
-      }
+      const bits = (this.state !== 'fresh' ? UPDATE : 0) | (this.state !== 'patched' ? INSERT : 0);
+      for (const [column, value] of operation.values) this.set(column, value, bits);
     } else if (operation.rule.put === 'replace') {
       this.putReplace(operation);
     } else {
       this.putMerge(operation);
     }
     s.write = WRITE[this.state];
-    if (operation.op !== 'DELETE') this.pending = this.image();
+    // The image is judged only if another operation comes to hide it (one row in ten, say).
+    if (operation.op !== 'DELETE') this.pending = this.state !== 'untouched' && this.state !== 'absent';
   }
 
   private putMerge(operation: Operation): void {
-    const s = this.step;
     const from = this.state;
-    if (from === 'untouched' || from === 'absent') {
-      s.values.clear();
-      s.insert.clear();
-    } else if (from === 'patched') {
-      // A missing row ignored the PATCHes: an insert carries only what this PUT carries.
-      s.insert.clear();
-    }
-    for (const [column, value] of operation.values) {
-      s.values.set(column, value);
-      if (from !== 'absent' && from !== 'fresh') s.update.add(column);
-      s.insert.add(column);
-    }
+    // A missing row ignored the PATCHes: an insert carries only what this PUT carries.
+    if (from === 'patched') this.clear(INSERT);
+    const bits = INSERT | (from !== 'absent' && from !== 'fresh' ? UPDATE : 0);
+    for (const [column, value] of operation.values) this.set(column, value, bits);
     this.state = from === 'absent' || from === 'fresh' ? 'fresh' : 'upserted';
   }
 
   /** A PUT merge of every writable column (absent ones NULL) on an existing row; an insert of what it carries on a new one. */
   private putReplace(operation: Operation): void {
-    const s = this.step;
     const from = this.state;
     if (from === 'absent') {
-      for (const [column, value] of operation.values) {
-        s.values.set(column, value);
-        s.insert.add(column);
-      }
+      for (const [column, value] of operation.values) this.set(column, value, INSERT);
       this.state = 'fresh';
       return;
     }
     const given = new Map(operation.values);
     // Up to now the insert branch was a missing row (PATCHes ignored): it inserts what this PUT carries.
-    if (from === 'untouched' || from === 'patched') s.insert.clear();
+    if (from === 'untouched' || from === 'patched') this.clear(INSERT);
     for (const column of writableColumns(operation)) {
       const present = given.has(column);
-      s.values.set(column, present ? given.get(column)! : null);
-      if (from !== 'fresh') s.update.add(column);
-      if (present || from === 'fresh' || from === 'upserted') s.insert.add(column);
+      const bits = (from !== 'fresh' ? UPDATE : 0) | (present || from === 'fresh' || from === 'upserted' ? INSERT : 0);
+      this.set(column, present ? given.get(column)! : null, bits);
     }
     this.state = from === 'fresh' ? 'fresh' : 'upserted';
   }
 
   /** What the database will not have checked of the image the last operation made. */
   private image(): PendingImage | undefined {
-    const { state, step, facts } = this;
+    const { state, step, facts, shape } = this;
     if (state === 'untouched' || state === 'absent') return undefined;
     const onUpdate = state !== 'fresh';
     const onInsert = state !== 'patched';
+    const flag = (column: string) => step.flags[shape.index.get(column)!] ?? 0;
+    const value = (column: string) => step.cells[shape.index.get(column)!];
     let notNullSafe = true;
     for (const column of facts.notNull) {
-      if (column === this.idColumn) continue;
-      const value = step.values.get(column);
-      if (onUpdate && step.update.has(column) && value === null) notNullSafe = false;
-      if (onInsert && (step.insert.has(column) ? value === null : !facts.withDefault.has(column))) notNullSafe = false;
+      if (column === this.idColumn || !shape.index.has(column)) continue;
+      const bits = flag(column);
+      if (onUpdate && bits & UPDATE && value(column) === null) notNullSafe = false;
+      if (onInsert && (bits & INSERT ? value(column) === null : !facts.withDefault.has(column))) notNullSafe = false;
     }
-    const risky = new Set<string>();
-    const cells = state === 'fresh' ? step.insert : step.update;
-    for (const column of cells) {
-      if (step.values.get(column) !== null && (facts.unchecked.has(column) || this.foreignKeyColumns.has(column))) risky.add(column);
-    }
+    const risky: string[] = [];
+    const cellBit = state === 'fresh' ? INSERT : UPDATE;
+    shape.columns.forEach((column, i) => {
+      if (step.flags[i]! & cellBit && step.cells[i] !== null && (facts.unchecked.has(column) || this.foreignKeyColumns.has(column))) risky.push(column);
+    });
     // A default in a foreign key column references a row we cannot name.
-    if (onInsert) for (const column of this.foreignKeyColumns) if (!step.insert.has(column) && facts.withDefault.has(column)) risky.add(column);
+    if (onInsert) for (const column of this.foreignKeyColumns) if (!(flag(column) & INSERT) && facts.withDefault.has(column)) risky.push(column);
     return { notNullSafe, risky };
   }
 }

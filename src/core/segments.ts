@@ -10,7 +10,7 @@ export type Segment =
   | { path: 'fast'; transactions: ClientTransaction<Operation>[]; plan: FastPlan };
 
 export interface SegmentOptions {
-  /** A fast segment with fewer entries runs entry by entry instead, which costs less (default 3). */
+  /** A fast segment with fewer entries runs entry by entry instead (default 1: a fast segment is one round trip). */
   minFastEntries?: number;
 }
 
@@ -27,7 +27,7 @@ export interface SegmentOptions {
  * 3. Fast segments too small to gain anything run exact; neighbouring exact segments merge.
  */
 export function segment(transactions: ClientTransaction<Operation>[], facts: FactsSource, options: SegmentOptions = {}): Segment[] {
-  const minFast = options.minFastEntries ?? 3;
+  const minFast = options.minFastEntries ?? 1;
   const reasons = transactions.map((t) => staticReason(t, facts));
   const out: Segment[] = [];
   const exact = (list: ClientTransaction<Operation>[], reason: string) => {
@@ -75,6 +75,12 @@ export function segment(transactions: ClientTransaction<Operation>[], facts: Fac
 
 /** The first exactPathReason of the tables a transaction touches, given its entries there. */
 function staticReason(transaction: ClientTransaction<Operation>, facts: FactsSource): string | undefined {
+  const { entries } = transaction;
+  const rule = entries[0]!.rule;
+  if (entries.every((o) => o.rule === rule)) {
+    const reason = exactPathReason(rule, facts.of(entries[0]!.table), entries);
+    return reason === undefined ? undefined : `${rule.clientName}: ${reason}`;
+  }
   const byRule = new Map<TableRule, Operation[]>();
   for (const operation of transaction.entries) {
     const list = byRule.get(operation.rule);

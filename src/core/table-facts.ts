@@ -109,10 +109,10 @@ export function exactPathReason(rule: TableRule, facts: TableFacts | undefined, 
  * is bound to be rejected; the exact path says so in the database's own words.
  */
 function missesNotNull(operation: Operation, facts: TableFacts): boolean {
-  const given = new Map(operation.values);
   for (const column of facts.notNull) {
     if (column === operation.rule.idColumn) continue;
-    if (given.has(column) ? given.get(column) === null : !facts.withDefault.has(column)) return true;
+    const given = operation.values.find(([c]) => c === column);
+    if (given ? given[1] === null : !facts.withDefault.has(column)) return true;
   }
   return false;
 }

@@ -22,7 +22,6 @@ const OPS = new Set<OpKind>(['PUT', 'PATCH', 'DELETE']);
  */
 export function validateEntry(entry: RawEntry, rules: TableRules, findTable: (name: string) => TableInfo | undefined): EntryCheck {
   const f = entry.fields;
-  const malformed = (message: string): EntryCheck => ({ kind: 'rejected', problem: { code: 'malformed_operation', message } });
 
   if (typeof f.op !== 'string' || !OPS.has(f.op as OpKind)) return malformed(`op must be PUT, PATCH or DELETE, got ${describeValue(f.op)}`);
   const op = f.op as OpKind;
@@ -53,7 +52,9 @@ export function validateEntry(entry: RawEntry, rules: TableRules, findTable: (na
 
   const values: Operation['values'] = [];
   const data = op === 'DELETE' || !isObject(f.data) ? {} : f.data;
-  for (const [name, value] of Object.entries(data)) {
+  // for...in, not Object.entries: no array per entry (JSON objects have no inherited keys).
+  for (const name in data) {
+    const value = data[name];
     if (name === rule.idColumn) {
       // PowerSync puts the id outside `data`; tolerate it inside when it says the same.
       if (value === f.id) continue;
@@ -74,6 +75,10 @@ export function validateEntry(entry: RawEntry, rules: TableRules, findTable: (na
     values.push([name, converted.value]);
   }
   return { kind: 'ok', operation: { entry, op, rule, table, id: id.value, values, old: convertOld(f.old, table), metadata: f.metadata ?? undefined } };
+}
+
+function malformed(message: string): EntryCheck {
+  return { kind: 'rejected', problem: { code: 'malformed_operation', message } };
 }
 
 function invalid(table: string, column: string, expected: string, value: unknown): EntryCheck {

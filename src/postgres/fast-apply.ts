@@ -6,16 +6,29 @@ import type { AuthContext, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { classifyPgError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
-import { castCheck, deleteStatement, insertImageChecks, mergeStatement } from './fast-sql.ts';
+import { castCheck, deleteStatement, inline, insertImageChecks, mergeStatement, type FastStatement } from './fast-sql.ts';
 
 export interface FastApplyOptions extends SegmentOptions {
   /** A failed range of at most this many entries is narrowed entry by entry, not bisected further (default 4). */
   exactBelow?: number;
+  /**
+   * A plan of at most this many entries runs as one script, in one round trip, its values
+   * written in as literals; a larger one statement by statement with parameters (default 2,000).
+   */
+  scriptEntries?: number;
+  /** Rows per statement for larger plans (default 5,000). */
+  chunkRows?: number;
+  /** A batch is planned and applied in parts of about this many entries, whole transactions each (default 10,000). */
+  partEntries?: number;
   /** Sees each segment before it runs (tests, metrics). */
   onSegment?: (segment: Segment) => void;
   /** Sees each failed fast attempt, with the number of client transactions it held. */
   onNarrow?: (transactions: number) => void;
 }
+
+const SCRIPT_ENTRIES = 2_000;
+const CHUNK_ROWS = 5_000;
+const PART_ENTRIES = 10_000;
 
 /**
  * Applies client transactions in order, each completely or not at all, folding where that
@@ -33,10 +46,14 @@ export async function applyPlanned(
   options: FastApplyOptions = {},
 ): Promise<TransactionOutcome[]> {
   const outcomes: TransactionOutcome[] = [];
-  for (const s of segment(transactions, facts, options)) {
-    options.onSegment?.(s);
-    if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions, auth)));
-    else outcomes.push(...(await applyFast(client, s.transactions, s.plan, facts, auth, options)));
+  // Consecutive transactions applied one part after the other are applied in op order, so
+  // a large batch is planned a part at a time: what the plan holds stays bounded.
+  for (const part of parts(transactions, options.partEntries ?? PART_ENTRIES)) {
+    for (const s of segment(part, facts, options)) {
+      options.onSegment?.(s);
+      if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions, auth)));
+      else outcomes.push(...(await applyFast(client, s.transactions, s.plan, facts, auth, options)));
+    }
   }
   return outcomes;
 }
@@ -49,18 +66,31 @@ async function applyFast(
   auth: AuthContext,
   options: FastApplyOptions,
 ): Promise<TransactionOutcome[]> {
-  await client.query('SAVEPOINT wp_fast');
   try {
-    await runPlan(client, plan);
+    if (plan.placements.length <= (options.scriptEntries ?? SCRIPT_ENTRIES)) {
+      // One round trip: the savepoint, the whole plan and its release as one script.
+      const script = ['SAVEPOINT wp_fast', ...[...statementsOf(plan, Infinity)].map(inline), 'RELEASE SAVEPOINT wp_fast'];
+      await client.query(script.join(';\n'));
+    } else {
+      await client.query('SAVEPOINT wp_fast');
+      // Each statement is built while the one before it runs: a large batch keeps both the
+      // server and the database busy, and only one chunk's data is held at a time.
+      let running: Promise<unknown> | undefined;
+      for (const statement of statementsOf(plan, options.chunkRows ?? CHUNK_ROWS)) {
+        if (running) await running;
+        running = client.query({ text: statement.text, values: [statement.json] });
+        running.catch(() => {});
+      }
+      if (running) await running;
+      await client.query('RELEASE SAVEPOINT wp_fast');
+    }
   } catch (error) {
     const meaning = classifyPgError(error);
     if (meaning.kind === 'batch') throw meaning.error;
-    await client.query('ROLLBACK TO SAVEPOINT wp_fast');
-    await client.query('RELEASE SAVEPOINT wp_fast');
+    await client.query('ROLLBACK TO SAVEPOINT wp_fast; RELEASE SAVEPOINT wp_fast');
     options.onNarrow?.(transactions.length);
     return narrow(client, transactions, facts, auth, options);
   }
-  await client.query('RELEASE SAVEPOINT wp_fast');
   return transactions.map(() => ({ ok: true }));
 }
 
@@ -79,28 +109,56 @@ async function narrow(
   return [...first, ...(await applyPlanned(client, transactions.slice(half), facts, auth, options))];
 }
 
-/** The three phases of a FastPlan: early deletes children first, writes parents first, last deletes children first. */
-async function runPlan(client: pg.ClientBase, plan: FastPlan): Promise<void> {
+/**
+ * The statements of a FastPlan's three phases (early deletes children first, writes parents
+ * first, last deletes children first), each round cut into chunks of at most `chunk` rows:
+ * rows of one table do not interact on the fast path, so a round may run in pieces.
+ */
+function* statementsOf(plan: FastPlan, chunk: number): Generator<FastStatement> {
   const childrenFirst = [...plan.tables].reverse();
   for (const table of childrenFirst) {
     const ids = (table.rounds[0] ?? []).filter((s) => s.deleteFirst).map((s) => s.id);
-    if (ids.length > 0) await client.query(deleteStatement(table, ids));
+    for (const part of pieces(ids, chunk)) yield deleteStatement(table, part);
   }
   for (const table of plan.tables) {
     for (let round = 0; round < table.rounds.length; round++) {
-      const steps = table.rounds[round]!;
-      if (round > 0) {
-        const ids = steps.filter((s) => s.deleteFirst).map((s) => s.id);
-        if (ids.length > 0) await client.query(deleteStatement(table, ids));
+      for (const steps of pieces(table.rounds[round]!, chunk)) {
+        if (round > 0) {
+          const ids = steps.filter((s) => s.deleteFirst).map((s) => s.id);
+          if (ids.length > 0) yield deleteStatement(table, ids);
+        }
+        const cast = castCheck(table, steps);
+        if (cast) yield cast;
+        const merge = mergeStatement(table, steps);
+        if (merge) yield merge;
+        if (table.facts.opaqueRowChecks) yield* insertImageChecks(table, steps);
       }
-      const cast = castCheck(table, steps);
-      if (cast) await client.query(cast);
-      const merge = mergeStatement(table, steps);
-      if (merge) await client.query(merge);
-      if (table.facts.opaqueRowChecks) for (const check of insertImageChecks(table, steps)) await client.query(check);
     }
   }
   for (const table of childrenFirst) {
-    if (table.lastDeletes.length > 0) await client.query(deleteStatement(table, table.lastDeletes));
+    for (const part of pieces(table.lastDeletes, chunk)) yield deleteStatement(table, part);
   }
+}
+
+function* pieces<T>(items: T[], size: number): Generator<T[]> {
+  if (items.length <= size) {
+    if (items.length > 0) yield items;
+    return;
+  }
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Consecutive runs of whole transactions of about `size` entries. */
+function* parts(transactions: ClientTransaction<Operation>[], size: number): Generator<ClientTransaction<Operation>[]> {
+  let start = 0;
+  let entries = 0;
+  for (let i = 0; i < transactions.length; i++) {
+    entries += transactions[i]!.entries.length;
+    if (entries >= size) {
+      yield transactions.slice(start, i + 1);
+      start = i + 1;
+      entries = 0;
+    }
+  }
+  if (start < transactions.length) yield start === 0 ? transactions : transactions.slice(start);
 }

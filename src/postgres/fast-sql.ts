@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import type { TablePlan } from '../core/fast-plan.ts';
-import type { RowStep } from '../core/row-fold.ts';
-import { ident, qualified } from './sql.ts';
+import { INSERT, UPDATE, type RowStep } from '../core/row-fold.ts';
+import { ident, literal, qualified } from './sql.ts';
 
 /**
  * The set-based statements of the fast path, one table and one round at a time. Values
@@ -11,13 +10,28 @@ import { ident, qualified } from './sql.ts';
  * needs one round trip and no temporary table.
  */
 
+/**
+ * A statement of the fast path: its one parameter is always jsonb text, so a plan can also
+ * run as one script with the parameter written in (see `inline`).
+ */
+export interface FastStatement {
+  text: string;
+  json: string;
+}
+
+/** The statement as SQL with its parameter written in as a literal. */
+export function inline(statement: FastStatement): string {
+  return statement.text.replace('$1::jsonb', `${literal(statement.json)}::jsonb`);
+}
+
 /** Deletes rows by id. */
-export function deleteStatement(plan: TablePlan, ids: string[]): pg.QueryConfig {
+export function deleteStatement(plan: TablePlan, ids: string[]): FastStatement {
   const { table, idColumn } = plan;
   const keyType = table.columns.get(idColumn)!.type;
   return {
-    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY($1::${keyType}[])`,
-    values: [ids],
+    // An array lets the planner see how many keys come, and read the table in key order.
+    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY (ARRAY(SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d))`,
+    json: JSON.stringify(ids),
   };
 }
 
@@ -25,6 +39,8 @@ export function deleteStatement(plan: TablePlan, ids: string[]): pg.QueryConfig 
 interface Staged {
   /** Columns written by some step, in table order; value i is `s.v<i>`. */
   columns: string[];
+  /** Their positions in the table's Shape. */
+  positions: number[];
   /** Per insert group: the defaulted columns its steps leave out. */
   groups: string[][];
   /** `(SELECT ... ) AS s`: wp_id, wp_kind (u update, x upsert, i insert), wp_update, wp_insert (masks), wp_sig (group), v0... */
@@ -33,11 +49,10 @@ interface Staged {
 }
 
 function stage(plan: TablePlan, writes: RowStep[]): Staged {
-  const { table, idColumn, facts } = plan;
-  const used = new Set<string>();
-  for (const s of writes) for (const c of s.values.keys()) used.add(c);
-  const columns = [...table.columns.keys()].filter((c) => used.has(c));
-  const defaulted = columns.filter((c) => facts.withDefault.has(c));
+  const { table, idColumn, facts, shape } = plan;
+  const positions = shape.columns.map((_, i) => i).filter((i) => writes.some((s) => s.flags[i] !== 0));
+  const columns = positions.map((i) => shape.columns[i]!);
+  const defaulted = positions.filter((i) => facts.withDefault.has(shape.columns[i]!));
 
   // A column's default can only be had by leaving the column out of an INSERT, so steps
   // are grouped by which defaulted columns they leave out: a handful, whatever the rows.
@@ -47,18 +62,27 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
     const kind = s.write === 'update' ? 'u' : s.write === 'insert' ? 'i' : 'x';
     let signature = 0;
     if (kind !== 'u') {
-      const left = defaulted.filter((c) => !s.insert.has(c));
-      const key = left.join('\u0000');
+      const left = defaulted.filter((i) => !(s.flags[i]! & INSERT));
+      const key = left.join(',');
       let index = signatures.get(key);
       if (index === undefined) {
         index = groups.length;
         signatures.set(key, index);
-        groups.push(left);
+        groups.push(left.map((i) => shape.columns[i]!));
       }
       signature = index;
     }
-    const row: (string | number | null)[] = [s.id, kind, mask(columns, s.update), mask(columns, s.insert), signature];
-    for (const c of columns) row.push(s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null);
+    let updates = '';
+    let inserts = '';
+    const row: (string | number | null)[] = [s.id, kind, '', '', signature];
+    for (const i of positions) {
+      const bits = s.flags[i]!;
+      updates += bits & UPDATE ? '1' : '0';
+      inserts += bits & INSERT ? '1' : '0';
+      row.push(bits ? (s.cells[i] ?? null) : null);
+    }
+    row[2] = updates;
+    row[3] = inserts;
     return row;
   });
 
@@ -73,7 +97,7 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
   ];
   // OFFSET 0 keeps the casts in the source, so each value is cast once, not once per action.
   const source = `(SELECT ${fields.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e OFFSET 0) AS s`;
-  return { columns, groups, source, json: JSON.stringify(rows) };
+  return { columns, positions, groups, source, json: JSON.stringify(rows) };
 }
 
 const bit = (field: string, i: number) => `substr(s.${field}, ${i + 1}, 1) = '1'`;
@@ -95,13 +119,13 @@ function insertOf(plan: TablePlan, staged: Staged, group: number): { columns: st
  * (the others kept); a missing one is inserted with its `insert` columns (the others take
  * their defaults), one WHEN NOT MATCHED clause per insert group.
  */
-export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
+export function mergeStatement(plan: TablePlan, steps: RowStep[]): FastStatement | undefined {
   const writes = steps.filter((s) => s.write !== 'none');
   if (writes.length === 0) return undefined;
   const staged = stage(plan, writes);
   const { columns } = staged;
   const clauses: string[] = [];
-  if (writes.some((s) => s.write !== 'insert' && s.update.size > 0)) {
+  if (writes.some((s) => s.write !== 'insert' && s.flags.some((bits) => bits & UPDATE))) {
     const sets = columns.map((c, i) => `${ident(c)} = CASE WHEN ${bit('wp_update', i)} THEN s.v${i} ELSE t.${ident(c)} END`);
     clauses.push(`WHEN MATCHED AND s.wp_kind <> 'i' AND s.wp_update <> '${'0'.repeat(columns.length)}' THEN UPDATE SET ${sets.join(', ')}`);
   }
@@ -112,7 +136,7 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfi
   const { table, idColumn } = plan;
   return {
     text: `MERGE INTO ${qualified(table.schema, table.name)} AS t USING ${staged.source} ON t.${ident(idColumn)} = s.wp_id ${clauses.join(' ')}`,
-    values: [staged.json],
+    json: staged.json,
   };
 }
 
@@ -124,7 +148,7 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): pg.QueryConfi
  * cannot see, these statements build it once more, after the MERGE (every row exists by
  * then, so nothing is inserted): one INSERT ... ON CONFLICT DO NOTHING per insert group.
  */
-export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryConfig[] {
+export function insertImageChecks(plan: TablePlan, steps: RowStep[]): FastStatement[] {
   const upserts = steps.filter((s) => s.write === 'upsert');
   if (upserts.length === 0) return [];
   const staged = stage(plan, upserts);
@@ -135,7 +159,7 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryCo
       text:
         `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source}` +
         ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`,
-      values: [staged.json],
+      json: staged.json,
     };
   });
 }
@@ -146,23 +170,18 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): pg.QueryCo
  * A MERGE casts only what it writes, so values the codecs do not vouch for (types without
  * a codec) are cast here first, all of them, in one statement.
  */
-export function castCheck(plan: TablePlan, steps: RowStep[]): pg.QueryConfig | undefined {
-  const { table, facts } = plan;
-  const columns = [...table.columns.keys()].filter((c) => facts.unchecked.has(c));
-  if (columns.length === 0) return undefined;
+export function castCheck(plan: TablePlan, steps: RowStep[]): FastStatement | undefined {
+  const { table, facts, shape } = plan;
+  const positions = shape.columns.map((_, i) => i).filter((i) => facts.unchecked.has(shape.columns[i]!));
+  if (positions.length === 0) return undefined;
   const rows: (string | null)[][] = [];
   for (const s of steps) {
-    const cells = columns.map((c) => (s.update.has(c) || s.insert.has(c) ? (s.values.get(c) ?? null) : null));
+    const cells = positions.map((i) => (s.flags[i] ? (s.cells[i] ?? null) : null));
     if (cells.some((v) => v !== null)) rows.push(cells);
   }
   if (rows.length === 0) return undefined;
   // An aggregate's argument is computed for every row; a plain select list could be pruned.
-  const casts = columns.map((c, i) => `count((e->>${i})::${table.columns.get(c)!.type})`);
-  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, values: [JSON.stringify(rows)] };
+  const casts = positions.map((p, i) => `count((e->>${i})::${table.columns.get(shape.columns[p]!)!.type})`);
+  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, json: JSON.stringify(rows) };
 }
 
-function mask(columns: string[], set: ReadonlySet<string>): string {
-  let out = '';
-  for (const c of columns) out += set.has(c) ? '1' : '0';
-  return out;
-}

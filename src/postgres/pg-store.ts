@@ -3,13 +3,12 @@ import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
-import { applyExact } from './exact-apply.ts';
-import { applyPlanned, type FastApplyOptions } from './fast-apply.ts';
-import { readRows } from './read-rows.ts';
+import type { FastApplyOptions } from './fast-apply.ts';
 import { RowLevelSecurity } from './row-level-security.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
 import { pgFactsSource } from './pg-facts.ts';
-import { advanceLedger, ensureServerTables, insertRejections, lockLedger } from './server-tables.ts';
+import { PgTransaction } from './pg-transaction.ts';
+import { ensureServerTables } from './server-tables.ts';
 
 export interface PgStoreOptions {
   url: string;
@@ -123,9 +122,9 @@ export class PgStore implements Store {
     }
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await work(transactionOn(client, context, this.rls, () => this.facts, this.fastPath || {}));
-      await client.query('COMMIT');
+      const tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls);
+      const result = await work(tx);
+      await tx.commit();
       return result;
     } catch (error) {
       // A failed ROLLBACK means the connection is gone: drop it rather than pool it.
@@ -153,27 +152,4 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-function transactionOn(
-  client: pg.PoolClient,
-  context: AuthContext,
-  rls: RowLevelSecurity | undefined,
-  currentFacts: () => FactsSource | undefined,
-  options: FastApplyOptions,
-): StoreTransaction {
-  return {
-    lockLedger: (userId, clientId) => lockLedger(client, userId, clientId),
-    advanceLedger: (userId, clientId, lastOpId) => advanceLedger(client, userId, clientId, lastOpId),
-    apply: (transactions) => {
-      // RLS mode writes under the app's role and must tell a hidden row from a missing one,
-      // which only the exact path can: no fast path there.
-      if (rls) return rls.as(client, context, () => applyExact(client, transactions, context, rls));
-      // The schema may have been read again since the batch began (an unknown column): plan with the latest.
-      const facts = currentFacts();
-      return facts ? applyPlanned(client, transactions, facts, context, options) : applyExact(client, transactions, context);
-    },
-    recordRejections: (rows) => insertRejections(client, rows),
-    readRows: (table, idColumn, ids, columns) => readRows(client, table, idColumn, ids, columns),
-  };
 }

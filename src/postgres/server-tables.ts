@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RejectionRecord } from '../core/store.ts';
+import { literal } from './sql.ts';
 
 /**
  * The server's own tables: the exactly-once ledger and the rejections table
@@ -61,24 +62,20 @@ export async function ensureServerTables(pool: pg.Pool): Promise<void> {
 /**
  * Creates the ledger row of a new client or locks the existing one, in one statement: two
  * first batches of a new client arriving together both end up here, the second waits for
- * the first to commit and then sees its position instead of failing on the key.
+ * the first to commit and then sees its position instead of failing on the key. Values are
+ * written in, so the statement can travel with BEGIN in one round trip.
  */
-export async function lockLedger(client: pg.ClientBase, userId: string, clientId: string): Promise<number> {
-  const result = await client.query<{ last_op_id: string }>(
-    `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ($1, $2, 0)
+export function lockLedgerSql(userId: string, clientId: string): string {
+  return `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES (${literal(userId)}, ${literal(clientId)}, 0)
      ON CONFLICT (user_id, client_id) DO UPDATE SET last_op_id = writepath_ledger.last_op_id
-     RETURNING last_op_id`,
-    [userId, clientId],
-  );
-  return Number(result.rows[0]!.last_op_id);
+     RETURNING last_op_id`;
 }
 
-export async function advanceLedger(client: pg.ClientBase, userId: string, clientId: string, lastOpId: number): Promise<void> {
-  await client.query('UPDATE writepath_ledger SET last_op_id = $3, updated_at = now() WHERE user_id = $1 AND client_id = $2', [
-    userId,
-    clientId,
-    lastOpId,
-  ]);
+/** Moves the ledger of (user, client); sent with the COMMIT. */
+export function advanceLedgerSql(userId: string, clientId: string, lastOpId: number): string {
+  if (!Number.isSafeInteger(lastOpId)) throw new Error(`advanceLedgerSql: ${lastOpId} is not a safe integer`);
+  return `UPDATE writepath_ledger SET last_op_id = ${lastOpId}, updated_at = now()
+     WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)}`;
 }
 
 /** One statement for all rejections of a batch. */

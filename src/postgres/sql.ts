@@ -7,3 +7,12 @@ export function ident(name: string): string {
 export function qualified(schema: string, name: string): string {
   return `${ident(schema)}.${ident(name)}`;
 }
+
+/**
+ * Quotes a string as a SQL literal, whatever `standard_conforming_strings` says: with
+ * backslashes, as an `E'...'` string with them doubled.
+ */
+export function literal(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}

@@ -1,4 +1,5 @@
 import { createAuthenticator } from '../auth/authenticate.ts';
+import { cachingAuthenticator } from '../auth/token-cache.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import type { Hooks } from '../core/hooks.ts';
 import { PgStore } from '../postgres/pg-store.ts';
@@ -41,7 +42,7 @@ export async function openWritepath(config: WritepathConfig, hooks?: Hooks): Pro
   const problems = databaseProblems(config.database.url);
   if (problems.length > 0) throw new StartupError(problems);
   // Before connecting: a bad auth section fails without touching the database.
-  const authenticate = createAuthenticator(config.auth);
+  const authenticate = cachingAuthenticator(createAuthenticator(config.auth));
   const rules = tableRules(config);
   const role = config.auth?.postgres_role;
   const store = await PgStore.open({ url: config.database.url!, role });
