@@ -26,9 +26,12 @@ const spread = (xs: number[]) => (xs.length < 2 ? 0 : (Math.max(...xs) - Math.mi
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'writepath-bench-'));
   let embedded: EmbeddedServer | undefined;
+  let pgDir: string | undefined;
   let serverUrl = process.env.PG_BENCH_URL;
   if (!serverUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: 0 });
+    // A directory of its own: Postgres runs as another user when started as root.
+    pgDir = mkdtempSync(join(tmpdir(), 'writepath-bench-pg-'));
+    embedded = await startEmbeddedPostgres({ dataDir: pgDir, port: 0 });
     serverUrl = embedded.url;
   }
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -90,6 +93,7 @@ async function main() {
     await server.stop();
     await embedded?.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
   }
 }
 

@@ -46,9 +46,12 @@ const WAYS: Record<string, (client: pg.ClientBase, rows: Row[]) => Promise<unkno
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'writepath-staging-'));
   let embedded: EmbeddedServer | undefined;
+  let pgDir: string | undefined;
   let url = process.env.PG_BENCH_URL;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: 0 });
+    // A directory of its own: Postgres runs as another user when started as root.
+    pgDir = mkdtempSync(join(tmpdir(), 'writepath-bench-pg-'));
+    embedded = await startEmbeddedPostgres({ dataDir: pgDir, port: 0 });
     url = embedded.url;
   }
   const admin = new pg.Client({ connectionString: url });
@@ -88,6 +91,7 @@ async function main() {
     await client.end();
     await embedded?.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
   }
 }
 

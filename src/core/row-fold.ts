@@ -28,8 +28,8 @@ export interface RowStep {
   /** Delete the row as it stands before this step (a DELETE came in it). */
   deleteFirst: boolean;
   /**
-   * Then: nothing; set `update` when the row exists; insert with `insert` or, when it
-   * exists, set `update`; insert with `insert` (the row is known to be gone).
+   * Then: nothing; set the UPDATE columns when the row exists; insert with the INSERT
+   * columns or, when it exists, set the UPDATE ones; insert (the row is known to be gone).
    */
   write: 'none' | 'update' | 'upsert' | 'insert';
   /**
@@ -42,18 +42,12 @@ export interface RowStep {
   cells: Cell[];
 }
 
-/** The value a step writes to a column, or undefined when it does not write it. */
-export function cellOf(step: RowStep, shape: Shape, column: string): Cell | undefined {
-  const i = shape.index.get(column);
-  return i !== undefined && step.flags[i] ? step.cells[i]! : undefined;
-}
-
 /**
  * The state of the row after the operations folded into the current step, relative to the
  * row R as it stood when the step began (unknown to us: it may or may not exist).
- * untouched: R. absent: no row. fresh: a new row, defaults + values on `insert`.
- * patched: R + `update` if R exists, else no row. upserted: R + `update` if R exists,
- * else defaults + `insert`.
+ * untouched: R. absent: no row. fresh: a new row, defaults + the INSERT columns.
+ * patched: R + the UPDATE columns if R exists, else no row. upserted: R + the UPDATE
+ * columns if R exists, else defaults + the INSERT columns.
  */
 type State = 'untouched' | 'absent' | 'fresh' | 'patched' | 'upserted';
 

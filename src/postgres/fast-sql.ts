@@ -21,7 +21,8 @@ export interface FastStatement {
 
 /** The statement as SQL with its parameter written in as a literal. */
 export function inline(statement: FastStatement): string {
-  return statement.text.replace('$1::jsonb', `${literal(statement.json)}::jsonb`);
+  // A function, not a string: `$&` or `$'` in the data must not be read as a replacement pattern.
+  return statement.text.replace('$1::jsonb', () => `${literal(statement.json)}::jsonb`);
 }
 
 /** Deletes rows by id. */
