@@ -61,3 +61,21 @@ export function groupTransactions<T extends { entry: RawEntry } | RawEntry>(item
   }
   return groups;
 }
+
+/**
+ * Consecutive runs of whole client transactions of about `size` entries each, in order:
+ * a large batch is checked, planned and applied a part at a time.
+ */
+export function* transactionParts<T>(groups: ClientTransaction<T>[], size: number): Generator<ClientTransaction<T>[]> {
+  let start = 0;
+  let entries = 0;
+  for (let i = 0; i < groups.length; i++) {
+    entries += groups[i]!.entries.length;
+    if (entries >= size) {
+      yield groups.slice(start, i + 1);
+      start = i + 1;
+      entries = 0;
+    }
+  }
+  if (start < groups.length) yield start === 0 ? groups : groups.slice(start);
+}

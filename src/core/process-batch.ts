@@ -5,7 +5,7 @@ import { WritepathError } from './errors.ts';
 import { runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
 import { checkOwnership } from './ownership.ts';
-import { groupTransactions, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
+import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
 import type { AuthContext, RejectionRecord, Store, StoreTransaction } from './store.ts';
 
@@ -71,7 +71,7 @@ async function processInTransaction(
   // in order: what it holds in memory is bounded by the part, not the batch. Each part's
   // checks read the database as the parts before it left it.
   const tally: BatchTally = { rejected: [], stored: [], prepared: [], applied: 0, skipped: 0 };
-  for (const part of parts(groupTransactions(fresh), PART_ENTRIES)) {
+  for (const part of transactionParts(groupTransactions(fresh), PART_ENTRIES)) {
     await processPart(options, tx, part.length === 1 ? part[0]!.entries : part.flatMap((g) => g.entries), auth, tally);
   }
   const { rejected, stored, applied, skipped } = tally;
@@ -211,20 +211,5 @@ function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, ent
 
 /** Entries per part of a large batch (see processInTransaction). */
 const PART_ENTRIES = 10_000;
-
-/** Consecutive runs of whole client transactions of about `size` entries. */
-function* parts<T>(groups: ClientTransaction<T>[], size: number): Generator<ClientTransaction<T>[]> {
-  let start = 0;
-  let entries = 0;
-  for (let i = 0; i < groups.length; i++) {
-    entries += groups[i]!.entries.length;
-    if (entries >= size) {
-      yield groups.slice(start, i + 1);
-      start = i + 1;
-      entries = 0;
-    }
-  }
-  if (start < groups.length) yield start === 0 ? groups : groups.slice(start);
-}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

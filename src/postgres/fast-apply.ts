@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { FastPlan } from '../core/fast-plan.ts';
-import type { ClientTransaction, Operation } from '../core/operation.ts';
+import { transactionParts, type ClientTransaction, type Operation } from '../core/operation.ts';
 import { segment, type Segment, type SegmentOptions } from '../core/segments.ts';
 import type { AuthContext, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
@@ -48,7 +48,7 @@ export async function applyPlanned(
   const outcomes: TransactionOutcome[] = [];
   // Consecutive transactions applied one part after the other are applied in op order, so
   // a large batch is planned a part at a time: what the plan holds stays bounded.
-  for (const part of parts(transactions, options.partEntries ?? PART_ENTRIES)) {
+  for (const part of transactionParts(transactions, options.partEntries ?? PART_ENTRIES)) {
     for (const s of segment(part, facts, options)) {
       options.onSegment?.(s);
       if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions, auth)));
@@ -148,17 +148,3 @@ function* pieces<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-/** Consecutive runs of whole transactions of about `size` entries. */
-function* parts(transactions: ClientTransaction<Operation>[], size: number): Generator<ClientTransaction<Operation>[]> {
-  let start = 0;
-  let entries = 0;
-  for (let i = 0; i < transactions.length; i++) {
-    entries += transactions[i]!.entries.length;
-    if (entries >= size) {
-      yield transactions.slice(start, i + 1);
-      start = i + 1;
-      entries = 0;
-    }
-  }
-  if (start < transactions.length) yield start === 0 ? transactions : transactions.slice(start);
-}
