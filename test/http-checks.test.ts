@@ -117,6 +117,8 @@ describe('request checks, in the order of PROTOCOL.md 2.1', () => {
       { batch: [entry(1)] },
       { client_id: '', batch: [entry(1)] },
       { client_id: 42, batch: [entry(1)] },
+      { client_id: 'c\u0000', batch: [entry(1)] },
+      { client_id: 'c'.repeat(201), batch: [entry(1)] },
       { client_id: 'c1', batch: { 0: entry(1) } },
       { client_id: 'c1', batch: [entry('1')] },
       { client_id: 'c1', batch: [entry(1.5)] },

@@ -26,12 +26,19 @@ export interface RawEntry {
   fields: Record<string, unknown>;
 }
 
+/** SDK client ids are uuids; this leaves room for any id an app makes itself. */
+const MAX_CLIENT_ID_LENGTH = 200;
+
 /** Parses a decoded JSON body into a batch request, or throws a 400 WritepathError. */
 export function parseBatchRequest(body: unknown): BatchRequest {
   if (!isObject(body)) throw badRequest('invalid_request', 'the body must be a JSON object with client_id and batch');
   const clientId = body.client_id;
   if (typeof clientId !== 'string' || clientId.length === 0) {
     throw badRequest('invalid_request', 'client_id must be a non-empty string (the SDK\'s db.getClientId())');
+  }
+  // The ledger keys on it: Postgres text cannot hold NUL, and no SDK makes such an id.
+  if (clientId.length > MAX_CLIENT_ID_LENGTH || clientId.includes('\0')) {
+    throw badRequest('invalid_request', `client_id must be at most ${MAX_CLIENT_ID_LENGTH} characters, without NUL`);
   }
   if (!Array.isArray(body.batch)) throw badRequest('invalid_request', 'batch must be an array of upload-queue entries');
   const entries: RawEntry[] = [];
