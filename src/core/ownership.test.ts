@@ -4,7 +4,8 @@ import { TableRules } from '../rules/table-rules.ts';
 import type { ClientTransaction, Operation, OpKind } from './operation.ts';
 import { checkOwnership } from './ownership.ts';
 import type { ReadRows } from './row-reader.ts';
-import type { ColumnInfo, TableInfo } from './schema.ts';
+import type { TableInfo } from './schema.ts';
+import { textTable } from './testing.ts';
 
 const rules = new TableRules(
   configSchema.parse({
@@ -15,11 +16,7 @@ const rules = new TableRules(
   }).tables,
 );
 
-function table(name: string, columns: string[]): TableInfo {
-  const info = (c: string): ColumnInfo => ({ name: c, type: 'text', nullable: true, generated: false, hasDefault: false, convert: (v) => ({ ok: true, value: v === null ? null : String(v) }) });
-  return { schema: 'public', name, columns: new Map(['id', ...columns].map((c) => [c, info(c)])) };
-}
-const tables: Record<string, TableInfo> = { lists: table('lists', ['name', 'owner_id']), todos: table('todos', ['description', 'list_id']) };
+const tables: Record<string, TableInfo> = { lists: textTable('lists', ['name', 'owner_id']), todos: textTable('todos', ['description', 'list_id']) };
 
 let opId = 0;
 function op(kind: OpKind, type: 'lists' | 'todos', id: string, values: Record<string, string | null> = {}): Operation {

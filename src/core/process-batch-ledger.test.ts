@@ -6,18 +6,10 @@ import { configSchema } from '../config/schema.ts';
 import { expect, it } from 'vitest';
 import { TableRules } from '../rules/table-rules.ts';
 import { processBatch } from './process-batch.ts';
-import type { ColumnInfo, TableInfo } from './schema.ts';
+import { textTable } from './testing.ts';
 import type { RejectionRecord, Store, StoreTransaction } from './store.ts';
 
-const text = (name: string): ColumnInfo => ({
-  name,
-  type: 'text',
-  nullable: true,
-  generated: false,
-  hasDefault: false,
-  convert: (value) => ({ ok: true, value: value === null ? null : String(value) }),
-});
-const LISTS: TableInfo = { schema: 'public', name: 'lists', columns: new Map([['id', text('id')], ['name', text('name')]]) };
+const LISTS = textTable('lists', ['name']);
 const rules = new TableRules(configSchema.parse({ tables: { lists: { apply: 'exact' } } }).tables);
 
 it('applies every entry and records rejections without touching the ledger', async () => {

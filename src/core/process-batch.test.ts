@@ -8,18 +8,10 @@ import type { BatchRequest } from '../protocol/wire.ts';
 import { TableRules } from '../rules/table-rules.ts';
 import { serverError, unavailable, WritepathError } from './errors.ts';
 import { processBatch } from './process-batch.ts';
-import type { ColumnInfo, TableInfo } from './schema.ts';
+import { textTable } from './testing.ts';
 import type { Store, StoreTransaction } from './store.ts';
 
-const text = (name: string): ColumnInfo => ({
-  name,
-  type: 'text',
-  nullable: true,
-  generated: false,
-  hasDefault: false,
-  convert: (value) => ({ ok: true, value: value === null ? null : String(value) }),
-});
-const LISTS: TableInfo = { schema: 'public', name: 'lists', columns: new Map([['id', text('id')], ['name', text('name')]]) };
+const LISTS = textTable('lists', ['name']);
 const rules = new TableRules({ lists: { id_column: 'id', put: 'merge', apply: 'exact', on_unknown_column: 'reject' } });
 const auth = { userId: 'u1', claims: {} };
 
