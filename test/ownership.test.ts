@@ -129,3 +129,23 @@ describe('owner through a parent row', () => {
     expect(body.rejected[4].message).toMatch(/does not exist/);
   });
 });
+
+describe('ownership on a key that has several spellings', () => {
+  it('finds the owner of numeric key 7 when another user names it 07 or 7.0', async () => {
+    await sql(server.databaseUrl, 'CREATE TABLE IF NOT EXISTS counters (id numeric PRIMARY KEY, owner_id text, n int)');
+    const numbered = await startTestServer({ databaseUrl: server.databaseUrl, config: { tables: { counters: { owner_column: 'owner_id' } } } });
+    try {
+      const as = async (user: string, batch: unknown[]) => postBatch(numbered, await numbered.token(user), { client_id: randomUUID(), batch });
+      expect((await as('u1', [{ op_id: 1, op: 'PUT', type: 'counters', id: '7', data: { n: 1 } }])).body.applied).toBe(1);
+      const { body } = await as('u2', [
+        { op_id: 1, op: 'DELETE', type: 'counters', id: '07' },
+        { op_id: 2, op: 'PUT', type: 'counters', id: '7.0', data: { n: 2 } },
+        { op_id: 3, op: 'PATCH', type: 'counters', id: '7.00', data: { n: 3 } },
+      ]);
+      expect(codes(body)).toEqual([[1, 'forbidden'], [2, 'forbidden'], [3, 'forbidden']]);
+      expect(await sql(server.databaseUrl, 'SELECT id::text, owner_id, n FROM counters')).toEqual([{ id: '7', owner_id: 'u1', n: 1 }]);
+    } finally {
+      await numbered.close();
+    }
+  });
+});

@@ -49,7 +49,8 @@ export function classifyPgError(error: unknown, clientTable?: string): PgErrorMe
   if (code === '40001' || code === '40P01') {
     return { kind: 'batch', error: unavailable('write_conflict', 'the database could not serialize this batch with concurrent ones; retry', error) };
   }
-  if ((code.startsWith('08') && code !== '08P01') || code.startsWith('53') || code.startsWith('57P') || code === '57014') {
+  // 55P03: lock_timeout; 25006: a read-only transaction (a replica just after a failover).
+  if ((code.startsWith('08') && code !== '08P01') || code.startsWith('53') || code.startsWith('57P') || code === '57014' || code === '55P03' || code === '25006') {
     return { kind: 'batch', error: unavailable('database_unavailable', `the database is temporarily unavailable (${code})`, error) };
   }
   if (CONNECTION_ERRORS.has(code) || (!code && CONNECTION_MESSAGES.some((re) => re.test(message)))) {

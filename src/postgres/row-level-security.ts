@@ -19,12 +19,12 @@ export class RowLevelSecurity {
       [JSON.stringify(auth.claims), auth.userId],
     );
     await client.query(`SET LOCAL ROLE ${ident(this.role)}`);
-    try {
-      return await work();
-    } finally {
-      // The server's own tables (ledger, rejections) are written under the server's role.
-      await client.query('RESET ROLE');
-    }
+    const result = await work();
+    // The server's own tables (ledger, rejections) are written under the server's role. Not
+    // after a failure: the transaction is then aborted and rolled back, which ends the role
+    // anyway, and a RESET would fail and hide the failure's own meaning (a 503, say).
+    await client.query('RESET ROLE');
+    return result;
   }
 
   /**
@@ -36,16 +36,14 @@ export class RowLevelSecurity {
     const changes = operation.op === 'DELETE' || (operation.op === 'PATCH' && operation.values.length > 0);
     if (!changes || rowCount !== 0) return undefined;
     const { table, rule } = operation;
+    // Sequential, not try/finally: after a failure the transaction is lost anyway (see as()).
     await client.query('RESET ROLE');
-    try {
-      const found = await client.query(
-        `SELECT 1 FROM ${qualified(table.schema, table.name)} WHERE ${ident(rule.idColumn)} = $1::${table.columns.get(rule.idColumn)!.type}`,
-        [operation.id],
-      );
-      if (found.rowCount === 0) return undefined;
-    } finally {
-      await client.query(`SET LOCAL ROLE ${ident(this.role)}`);
-    }
+    const found = await client.query(
+      `SELECT 1 FROM ${qualified(table.schema, table.name)} WHERE ${ident(rule.idColumn)} = $1::${table.columns.get(rule.idColumn)!.type}`,
+      [operation.id],
+    );
+    await client.query(`SET LOCAL ROLE ${ident(this.role)}`);
+    if (found.rowCount === 0) return undefined;
     return { code: 'forbidden', message: `${rule.clientName} ${operation.id}: row-level security does not let this user change the row` };
   }
 }
