@@ -122,6 +122,8 @@ describe('request checks, in the order of PROTOCOL.md 2.1', () => {
       { client_id: 'c1', batch: { 0: entry(1) } },
       { client_id: 'c1', batch: [entry('1')] },
       { client_id: 'c1', batch: [entry(1.5)] },
+      { client_id: 'c1', batch: [entry(0)] },
+      { client_id: 'c1', batch: [entry(-3), entry(1)] },
       { client_id: 'c1', batch: [entry(2 ** 53)] },
       { client_id: 'c1', batch: [entry(2), entry(2)] },
       { client_id: 'c1', batch: [entry(3), entry(2)] },

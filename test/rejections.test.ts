@@ -153,3 +153,25 @@ describe('client transactions', () => {
     expect(await sql(server.databaseUrl, 'SELECT owner_id FROM lists WHERE id = $1', [id])).toEqual([{ owner_id: null }]);
   });
 });
+
+describe('storing rejections', () => {
+  it('stores a rejection whose data holds a lone surrogate or a NUL, in values and in keys', async () => {
+    const clientId = randomUUID();
+    const { status, body } = await post(
+      [
+        { op_id: 1, op: 'PUT', type: 'lists', id: randomUUID(), data: { name: 'half an emoji \ud83d' } },
+        { op_id: 2, op: 'PUT', type: 'lists', id: randomUUID(), data: { 'na\u0000me': 'x' } },
+        { op_id: 3, op: 'PUT', type: 'lists', id: randomUUID(), data: { name: 'nul \u0000 inside' } },
+      ],
+      clientId,
+    );
+    expect(status).toBe(200);
+    expect(body.rejected.map((r: any) => r.code)).toEqual(['invalid_value', 'unknown_column', 'invalid_value']);
+    const stored = await sql(server.databaseUrl, 'SELECT op_id::int, data FROM writepath_rejections WHERE client_id = $1 ORDER BY op_id', [clientId]);
+    expect(stored).toEqual([
+      { op_id: 1, data: { name: 'half an emoji \ufffd' } },
+      { op_id: 2, data: { 'na\ufffdme': 'x' } },
+      { op_id: 3, data: { name: 'nul \ufffd inside' } },
+    ]);
+  });
+});

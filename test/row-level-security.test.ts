@@ -137,3 +137,28 @@ describe('RLS mode (auth.postgres_role)', () => {
 afterAll(async () => {
   await sql(db, `DROP OWNED BY ${ROLE}; DROP ROLE ${ROLE}`).catch(() => {});
 });
+
+describe('RLS mode under a temporary failure', () => {
+  it('answers 503, not 500, when a statement under the role fails with a serialization failure', async () => {
+    await sql(
+      db,
+      `CREATE TABLE IF NOT EXISTS flaky (id uuid PRIMARY KEY, note text);
+       GRANT SELECT, INSERT, UPDATE, DELETE ON flaky TO ${ROLE};
+       CREATE OR REPLACE FUNCTION always_conflict() RETURNS trigger AS $$
+         BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '40001'; END $$ LANGUAGE plpgsql;
+       DROP TRIGGER IF EXISTS conflict ON flaky;
+       CREATE TRIGGER conflict BEFORE INSERT ON flaky FOR EACH ROW EXECUTE FUNCTION always_conflict();`,
+    );
+    const flaky = await startTestServer({ databaseUrl: db, config: { auth: { jwt: { secret: TEST_SECRET }, postgres_role: ROLE }, tables: { flaky: {} } } });
+    try {
+      const clientId = randomUUID();
+      const answer = await postBatch(flaky, await flaky.token('u1'), { client_id: clientId, batch: [{ op_id: 1, op: 'PUT', type: 'flaky', id: randomUUID(), data: { note: 'x' } }] });
+      expect(answer.status).toBe(503);
+      expect(answer.body.error.code).toBe('write_conflict');
+      expect(answer.headers.get('retry-after')).not.toBeNull();
+      expect(await sql(db, 'SELECT 1 FROM writepath_ledger WHERE client_id = $1', [clientId])).toEqual([]);
+    } finally {
+      await flaky.close();
+    }
+  });
+});

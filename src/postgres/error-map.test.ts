@@ -92,6 +92,8 @@ describe('classifyPgError: what may pass later fails the batch with 503', () => 
     ['57P02', 'terminating connection due to crash of another server process'],
     ['57P03', 'the database system is starting up'],
     ['57014', 'canceling statement due to statement timeout'],
+    ['55P03', 'canceling statement due to lock timeout'],
+    ['25006', 'cannot execute INSERT in a read-only transaction'],
   ])('%s (%s) is database_unavailable', (code, message) => {
     expectTemporary(pgError(code, message), 'database_unavailable');
   });

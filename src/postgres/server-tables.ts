@@ -90,15 +90,14 @@ export async function insertRejections(client: pg.ClientBase, rows: RejectionRec
       op: r.op ?? null,
       type: r.type ?? null,
       row_id: r.rowId ?? null,
-      data: r.data ?? null,
-      old: r.old ?? null,
+      data: storable(r.data ?? null),
+      old: storable(r.old ?? null),
       metadata: r.metadata ?? null,
       code: r.code,
       column_name: r.columnName ?? null,
       message: r.message,
     })),
-    // jsonb cannot hold NUL characters, and a rejected value may well contain one.
-    (_key, value) => (typeof value === 'string' ? value.replaceAll('\0', '\uFFFD') : value),
+    (_key, value) => (typeof value === 'string' ? storableText(value) : value),
   );
   await client.query(
     `INSERT INTO writepath_rejections (user_id, client_id, op_id, tx_id, op, type, row_id, data, old, metadata, code, column_name, message)
@@ -107,4 +106,24 @@ export async function insertRejections(client: pg.ClientBase, rows: RejectionRec
        row_id text, data jsonb, old jsonb, metadata text, code text, column_name text, message text)`,
     [json],
   );
+}
+
+/**
+ * jsonb holds neither NUL characters nor lone surrogates, and a rejected value may well
+ * contain either (that may be why it was rejected): they are stored as U+FFFD, in keys as
+ * well as values, so that storing a rejection can never fail the batch.
+ */
+function storableText(text: string): string {
+  return text.replace(LONE_SURROGATE_OR_NUL, '\uFFFD');
+}
+
+const LONE_SURROGATE_OR_NUL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\0/g;
+
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return value.map(storable);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [storableText(key), storable(inner)]));
+  }
+  return value;
 }

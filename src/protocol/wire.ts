@@ -46,8 +46,10 @@ export function parseBatchRequest(body: unknown): BatchRequest {
   body.batch.forEach((entry: unknown, index: number) => {
     if (!isObject(entry)) throw badRequest('invalid_request', `batch[${index}] must be an object`);
     const opId = entry.op_id;
-    if (typeof opId !== 'number' || !Number.isSafeInteger(opId)) {
-      throw badRequest('invalid_request', `batch[${index}].op_id must be a safe integer`);
+    // Positive, as the SDKs' are: the ledger of a new client starts at 0, so an op_id of 0
+    // or below would pass for already processed and be dropped without a word.
+    if (typeof opId !== 'number' || !Number.isSafeInteger(opId) || opId < 1) {
+      throw badRequest('invalid_request', `batch[${index}].op_id must be a positive safe integer`);
     }
     if (opId <= previous) {
       throw badRequest('invalid_request', `batch[${index}].op_id ${opId} does not follow ${previous}: op_ids must be strictly increasing`);
