@@ -149,3 +149,16 @@ describe('ownership on a key that has several spellings', () => {
     }
   });
 });
+
+describe('two users creating the same row at once', () => {
+  it('lets one of them have it: the other is refused, never handed the first one\'s row', async () => {
+    for (let round = 0; round < 10; round++) {
+      const id = randomUUID();
+      const [a, b] = await Promise.all(['u1', 'u2'].map((user) => post(user as 'u1' | 'u2', [list(1, id, { name: user })])));
+      const applied = [a, b].map((answer) => answer!.body.applied);
+      expect(applied.sort()).toEqual([0, 1]);
+      const winner = a!.body.applied === 1 ? 'u1' : 'u2';
+      expect(await sql(server.databaseUrl, 'SELECT name, owner_id FROM lists WHERE id = $1', [id])).toEqual([{ name: winner, owner_id: winner }]);
+    }
+  });
+});
