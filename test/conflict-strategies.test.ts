@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, sql } from './support/pg.ts';
+import { sql } from './support/pg.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -8,19 +8,14 @@ let db: string;
 let token: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await sql(
-    db,
-    `CREATE TABLE docs_v (id uuid PRIMARY KEY, title text, body text, done boolean, version int NOT NULL DEFAULT 1);
+  server = await startTestServer({
+    schemaSql: `CREATE TABLE docs_v (id uuid PRIMARY KEY, title text, body text, done boolean, version int NOT NULL DEFAULT 1);
      CREATE TABLE docs_s (id uuid PRIMARY KEY, title text, version int NOT NULL DEFAULT 1);
      CREATE TABLE docs_t (id uuid PRIMARY KEY, title text, updated_at timestamptz);
      CREATE TABLE docs_f (id uuid PRIMARY KEY, title text, body text, field_timestamps jsonb);
      CREATE TABLE docs_p (id uuid PRIMARY KEY, title text, body text, tags jsonb);
      CREATE TABLE soft (id uuid PRIMARY KEY, title text, deleted_at timestamptz);
      CREATE TABLE validated (id uuid PRIMARY KEY, title text, qty int);`,
-  );
-  server = await startTestServer({
-    databaseUrl: db,
     config: {
       tables: {
         docs_v: { conflict: { strategy: 'version', column: 'version' } },
@@ -39,6 +34,7 @@ beforeAll(async () => {
       },
     },
   });
+  db = server.databaseUrl;
   token = await server.token('u1');
 });
 afterAll(() => server?.close());

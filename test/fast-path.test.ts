@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, sql } from './support/pg.ts';
+import { sql } from './support/pg.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -13,16 +13,15 @@ let db: string;
 let token: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await sql(
-    db,
-    `CREATE TABLE notes (id uuid PRIMARY KEY, title text NOT NULL, body text, tags text[], meta jsonb, span interval, n int CHECK (n >= 0));
+  server = await startTestServer({
+    schemaSql: `CREATE TABLE notes (id uuid PRIMARY KEY, title text NOT NULL, body text, tags text[], meta jsonb, span interval, n int CHECK (n >= 0));
      CREATE TABLE audited (id uuid PRIMARY KEY, label text);
      CREATE TABLE audit_log (at timestamptz DEFAULT now(), label text);
      CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit_log (label) VALUES (NEW.label); RETURN NEW; END $$;
      CREATE TRIGGER audited_log AFTER INSERT OR UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION audit();`,
-  );
-  server = await startTestServer({ databaseUrl: db, config: { tables: { notes: {}, audited: {} } } });
+    config: { tables: { notes: {}, audited: {} } },
+  });
+  db = server.databaseUrl;
   token = await server.token('u1');
 });
 afterAll(() => server?.close());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, sql } from './support/pg.ts';
+import { sql } from './support/pg.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -8,18 +8,13 @@ let db: string;
 let token: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await sql(
-    db,
-    `CREATE TABLE notes (id uuid PRIMARY KEY, title text, body text, pinned boolean, words int GENERATED ALWAYS AS (length(body)) STORED);
+  server = await startTestServer({
+    schemaSql: `CREATE TABLE notes (id uuid PRIMARY KEY, title text, body text, pinned boolean, words int GENERATED ALWAYS AS (length(body)) STORED);
      CREATE TABLE profiles (id uuid PRIMARY KEY, name text, bio text);
      CREATE SCHEMA app;
      CREATE TABLE app.items (item_key text PRIMARY KEY, label text NOT NULL, secret text);
      CREATE TABLE events (id uuid PRIMARY KEY, kind text);
      CREATE TABLE held (id uuid PRIMARY KEY, a text);`,
-  );
-  server = await startTestServer({
-    databaseUrl: db,
     config: {
       tables: {
         notes: {},
@@ -30,6 +25,7 @@ beforeAll(async () => {
       },
     },
   });
+  db = server.databaseUrl;
   token = await server.token('u1');
 });
 afterAll(() => server?.close());

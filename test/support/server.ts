@@ -15,15 +15,16 @@ export interface TestServer {
 }
 
 /**
- * A real writepath server on 127.0.0.1 with a free port, on a fresh database with the
- * example schema unless one is given. `config` is merged over the defaults (lists/todos
- * writable, HS256 with TEST_SECRET); `logger` is fastify's (default: none).
+ * A real writepath server on 127.0.0.1 with a free port, on the database given or else a
+ * fresh one made with `schemaSql` (default: the example schema). `config` is merged over
+ * the defaults (lists/todos writable, HS256 with TEST_SECRET); `logger` is fastify's
+ * (default: none).
  */
 export async function startTestServer(
-  options: { config?: Record<string, unknown>; databaseUrl?: string; logger?: FastifyServerOptions['logger'] } = {},
+  options: { config?: Record<string, unknown>; databaseUrl?: string; schemaSql?: string; logger?: FastifyServerOptions['logger'] } = {},
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
-  if (!options.databaseUrl) await sql(databaseUrl, exampleSchemaSql);
+  if (!options.databaseUrl) await sql(databaseUrl, options.schemaSql ?? exampleSchemaSql);
   const config = configSchema.parse({
     database: { url: databaseUrl },
     auth: { jwt: { secret: TEST_SECRET } },
