@@ -4,8 +4,6 @@ import type { AuthContext, TransactionOutcome } from '../core/store.ts';
 import { applyOperation } from './apply-operation.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
 
-export { statementFor, writableColumns } from './statements.ts';
-
 /**
  * The exact path: every entry as its own statement, in op order, each client transaction
  * under a savepoint so a permanent error rolls back just that transaction. Always correct;

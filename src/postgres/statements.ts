@@ -3,8 +3,6 @@ import type { Operation } from '../core/operation.ts';
 import { writableColumns } from '../core/table-facts.ts';
 import { ident, qualified } from './sql.ts';
 
-export { writableColumns };
-
 /** Numbered, typed parameters of one statement. */
 export class Params {
   readonly values: unknown[] = [];
