@@ -30,9 +30,14 @@ export async function runBeforeApply(entries: RawEntry[], hooks: Hooks | undefin
   return out;
 }
 
+/** Whether the operation has validators to run: a batch without any never awaits them. */
+export function hasValidators(operation: Operation, hooks: Hooks | undefined): boolean {
+  return operation.op !== 'DELETE' && (operation.rule.validate !== undefined || hooks?.tables?.[operation.rule.clientName]?.validate !== undefined);
+}
+
 /** Runs the table's validators (json_schema from the config, library validators) on PUT and PATCH data. */
 export async function validateData(operation: Operation, hooks: Hooks | undefined): Promise<EntryProblem | undefined> {
-  if (operation.op === 'DELETE') return undefined;
+  if (!hasValidators(operation, hooks)) return undefined;
   const data = isObject(operation.entry.fields.data) ? operation.entry.fields.data : {};
   const partial = operation.op === 'PATCH';
   const messages = [...(operation.rule.validate?.(data, partial) ?? [])];

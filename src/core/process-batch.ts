@@ -2,7 +2,7 @@ import type { BatchResponse, RejectedEntry } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { WritepathError } from './errors.ts';
-import { runBeforeApply, validateData } from './entry-hooks.ts';
+import { hasValidators, runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
 import { checkOwnership } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
@@ -115,7 +115,7 @@ async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: 
       problems.set(entry, check.problem);
       continue;
     }
-    const invalid = await validateData(check.operation, hooks);
+    const invalid = hasValidators(check.operation, hooks) ? await validateData(check.operation, hooks) : undefined;
     if (invalid) problems.set(entry, invalid);
     else operations.set(entry, withHandler(check.operation, hooks));
   }
