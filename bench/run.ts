@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../src/postgres/embedded.ts';
 import { createSchema, mixedBatch, resetTable, type Entry } from './data.ts';
 import { runClients } from './clients.ts';
+import { openBenchDatabase } from './database.ts';
 import { post, startServer } from './server.ts';
 import { applyFloor, applyNaive } from './sql-baselines.ts';
 
@@ -25,24 +25,8 @@ const spread = (xs: number[]) => (xs.length < 2 ? 0 : (Math.max(...xs) - Math.mi
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'writepath-bench-'));
-  let embedded: EmbeddedServer | undefined;
-  let pgDir: string | undefined;
-  let serverUrl = process.env.PG_BENCH_URL;
-  if (!serverUrl) {
-    // A directory of its own: Postgres runs as another user when started as root.
-    pgDir = mkdtempSync(join(tmpdir(), 'writepath-bench-pg-'));
-    embedded = await startEmbeddedPostgres({ dataDir: pgDir, port: 0 });
-    serverUrl = embedded.url;
-  }
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS writepath_bench');
-  await admin.query('CREATE DATABASE writepath_bench');
-  const version = (await admin.query('SHOW server_version')).rows[0].server_version as string;
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = '/writepath_bench';
-  const databaseUrl = url.toString();
+  const database = await openBenchDatabase('writepath_bench');
+  const { url: databaseUrl, version } = database;
 
   console.error(`seeding 100,000 rows on Postgres ${version}...`);
   const existing = await createSchema(databaseUrl);
@@ -91,9 +75,8 @@ async function main() {
   } finally {
     await sql.end();
     await server.stop();
-    await embedded?.stop();
+    await database.close();
     rmSync(dir, { recursive: true, force: true });
-    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
   }
 }
 

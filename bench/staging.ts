@@ -4,15 +4,12 @@
 // through unnest, or COPY into a temporary table. The fast path's choice (jsonb arrays)
 // rests on these figures; PG_BENCH_URL as for `npm run bench`.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../src/postgres/embedded.ts';
 import { createSchema } from './data.ts';
+import { openBenchDatabase } from './database.ts';
 
 const COLUMNS = ['done', 'due', 'doc', 'title', 'tags'];
 const TYPES = ['boolean', 'timestamptz', 'jsonb', 'text', 'text[]'];
@@ -44,25 +41,9 @@ const WAYS: Record<string, (client: pg.ClientBase, rows: Row[]) => Promise<unkno
 };
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'writepath-staging-'));
-  let embedded: EmbeddedServer | undefined;
-  let pgDir: string | undefined;
-  let url = process.env.PG_BENCH_URL;
-  if (!url) {
-    // A directory of its own: Postgres runs as another user when started as root.
-    pgDir = mkdtempSync(join(tmpdir(), 'writepath-bench-pg-'));
-    embedded = await startEmbeddedPostgres({ dataDir: pgDir, port: 0 });
-    url = embedded.url;
-  }
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS writepath_staging');
-  await admin.query('CREATE DATABASE writepath_staging');
-  await admin.end();
-  const target = new URL(url);
-  target.pathname = '/writepath_staging';
-  const existing = await createSchema(target.toString());
-  const client = new pg.Client({ connectionString: target.toString() });
+  const database = await openBenchDatabase('writepath_staging');
+  const existing = await createSchema(database.url);
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
     for (const size of [1_000, 10_000, 100_000]) {
@@ -89,9 +70,7 @@ async function main() {
     }
   } finally {
     await client.end();
-    await embedded?.stop();
-    rmSync(dir, { recursive: true, force: true });
-    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
+    await database.close();
   }
 }
 
