@@ -34,7 +34,9 @@ export function jsonCodec(name: 'json' | 'jsonb'): Codec {
     }
     // A raw lone surrogate in the text would silently become U+FFFD on the way.
     if (/[\uD800-\uDFFF]/u.test(text)) return no('JSON text without unpaired surrogates');
-    if (name === 'jsonb' && !jsonbStorable(parsed)) return no(JSONB_STRINGS);
+    // Only an escape can put NUL or an unpaired surrogate into a parsed string (raw control
+    // characters are not JSON, raw surrogates were refused above): no `\u`, nothing to walk.
+    if (name === 'jsonb' && text.includes('\\u') && !jsonbStorable(parsed)) return no(JSONB_STRINGS);
     return ok(text);
   };
 }
@@ -47,11 +49,10 @@ const JSONB_STRINGS = 'JSON without \\u0000 or unpaired surrogates in its string
  */
 function jsonbStorable(root: unknown): boolean {
   const stack: unknown[] = [root];
-  const bad = (s: string) => s.includes('\u0000') || /[\uD800-\uDFFF]/u.test(s);
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (bad(v)) return false;
+      if (v.includes('\u0000') || /[\uD800-\uDFFF]/u.test(v)) return false;
     } else if (Array.isArray(v)) {
       // Not push(...v): spreading a huge array overflows the argument limit.
       for (const item of v) stack.push(item);
@@ -87,10 +88,9 @@ export function arrayCodec(element: Codec, jsonElements: boolean): Codec {
     if (!Array.isArray(items)) return no(ARRAY_EXPECTED);
     const shape = jsonElements ? [items.length] : shapeOf(items);
     if (shape.length > MAX_DIMENSIONS) return no(`a JSON array of at most ${MAX_DIMENSIONS} dimensions`);
-    const convert = jsonElements ? (e: unknown) => element(e === null ? null : JSON.stringify(e)) : element;
-    const out: string[] = [];
-    const problem = writeLevel(items, shape, 0, '', { convert, jsonElements, out });
-    return problem ?? ok(out.join(''));
+    const w: Writer = { element, jsonElements, out: '' };
+    const problem = writeLevel(items, shape, 0, '', w);
+    return problem ?? ok(w.out);
   };
 }
 
@@ -106,32 +106,31 @@ function shapeOf(items: unknown[]): number[] {
 }
 
 interface Writer {
-  convert: Codec;
+  element: Codec;
   /** Elements are JSON values, so an array element is a value, not a dimension. */
   jsonElements: boolean;
-  out: string[];
+  /** The literal so far. */
+  out: string;
 }
 
 function writeLevel(items: unknown[], shape: number[], depth: number, path: string, w: Writer): ConvertResult | undefined {
-  const { convert, out } = w;
   if (items.length !== shape[depth]) return no(RECTANGULAR);
-  out.push('{');
+  w.out += '{';
   for (let i = 0; i < items.length; i++) {
-    if (i > 0) out.push(',');
+    if (i > 0) w.out += ',';
     const item = items[i];
-    const at = `${path}[${i}]`;
     if (depth + 1 < shape.length) {
       if (!Array.isArray(item)) return no(RECTANGULAR);
-      const problem = writeLevel(item, shape, depth + 1, at, w);
+      const problem = writeLevel(item, shape, depth + 1, `${path}[${i}]`, w);
       if (problem) return problem;
       continue;
     }
     if (Array.isArray(item) && !w.jsonElements) return no(RECTANGULAR);
-    const r = convert(item);
-    if (!r.ok) return no(`a JSON array whose elements are each ${r.expected}; element ${at} was ${describeValue(item)}`);
-    out.push(r.value === null ? 'NULL' : `"${r.value.replace(/[\\"]/g, '\\$&')}"`);
+    const r = w.element(w.jsonElements && item !== null ? JSON.stringify(item) : item);
+    if (!r.ok) return no(`a JSON array whose elements are each ${r.expected}; element ${path}[${i}] was ${describeValue(item)}`);
+    w.out += r.value === null ? 'NULL' : `"${r.value.replace(/[\\"]/g, '\\$&')}"`;
   }
-  out.push('}');
+  w.out += '}';
   return undefined;
 }
 

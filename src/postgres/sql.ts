@@ -16,3 +16,13 @@ export function literal(value: string): string {
   const quoted = value.replaceAll("'", "''");
   return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
+
+/**
+ * Quotes a long string as a dollar-quoted literal, which needs no escaping at all: a batch's
+ * JSON is full of backslashes, and doubling them costs more than finding a free tag.
+ */
+export function dollarQuoted(value: string): string {
+  let tag = '$wp$';
+  for (let n = 1; value.includes(tag) || value.endsWith(tag.slice(0, -1)); n++) tag = `$wp${n}$`;
+  return `${tag}${value}${tag}`;
+}
