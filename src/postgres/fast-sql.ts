@@ -1,6 +1,6 @@
 import type { TablePlan } from '../core/fast-plan.ts';
 import { INSERT, UPDATE, type RowStep } from '../core/row-fold.ts';
-import { ident, literal, qualified } from './sql.ts';
+import { dollarQuoted, ident, qualified } from './sql.ts';
 
 /**
  * The set-based statements of the fast path, one table and one round at a time. Values
@@ -22,7 +22,7 @@ export interface FastStatement {
 /** The statement as SQL with its parameter written in as a literal. */
 export function inline(statement: FastStatement): string {
   // A function, not a string: `$&` or `$'` in the data must not be read as a replacement pattern.
-  return statement.text.replace('$1::jsonb', () => `${literal(statement.json)}::jsonb`);
+  return statement.text.replace('$1::jsonb', () => `${dollarQuoted(statement.json)}::jsonb`);
 }
 
 /** Deletes rows by id. */
@@ -63,13 +63,14 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
     const kind = s.write === 'update' ? 'u' : s.write === 'insert' ? 'i' : 'x';
     let signature = 0;
     if (kind !== 'u') {
-      const left = defaulted.filter((i) => !(s.flags[i]! & INSERT));
-      const key = left.join(',');
+      // Which defaulted columns the step leaves out, as one string of 0s and 1s: rows are many, groups few.
+      let key = '';
+      for (const i of defaulted) key += s.flags[i]! & INSERT ? '0' : '1';
       let index = signatures.get(key);
       if (index === undefined) {
         index = groups.length;
         signatures.set(key, index);
-        groups.push(left.map((i) => shape.columns[i]!));
+        groups.push(defaulted.filter((_, k) => key[k] === '1').map((i) => shape.columns[i]!));
       }
       signature = index;
     }
