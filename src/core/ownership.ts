@@ -23,8 +23,7 @@ export async function checkOwnership(
   findTable: (name: string) => TableInfo | undefined,
   readRows: ReadRows,
 ): Promise<Verdict[]> {
-  const governed = transactions.some((t) => t.entries.some((o) => o.rule.ownerColumn || o.rule.owner));
-  if (!governed) return transactions.map(() => undefined);
+  if (!ownershipReads(transactions)) return transactions.map(() => undefined);
   const tracking = new Tracking(rules, findTable);
   const state = new BatchState(await readCurrentRows(transactions, tracking, readRows), tracking);
   return transactions.map((transaction) => {
@@ -36,6 +35,11 @@ export async function checkOwnership(
     state.commit(draft);
     return undefined;
   });
+}
+
+/** Whether checking these transactions reads rows: some entry is under an ownership rule. */
+export function ownershipReads(transactions: ClientTransaction<Operation>[]): boolean {
+  return transactions.some((t) => t.entries.some((o) => o.rule.ownerColumn || o.rule.owner));
 }
 
 function checkOperation(operation: Operation, userId: string, rules: TableRules, draft: Draft): string | undefined {

@@ -4,10 +4,10 @@ import type { TableRules } from '../rules/table-rules.ts';
 import { WritepathError } from './errors.ts';
 import { hasValidators, runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
-import { checkOwnership } from './ownership.ts';
+import { checkOwnership, ownershipReads } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
-import type { AuthContext, RejectionRecord, Store, StoreTransaction } from './store.ts';
+import type { AuthContext, RejectionRecord, Store, StoreTransaction, TransactionOutcome } from './store.ts';
 
 export interface EngineOptions {
   store: Store;
@@ -18,6 +18,8 @@ export interface EngineOptions {
   hooks?: Hooks;
   /** Where an afterCommit hook's error is reported (it never changes the response). */
   onHookError?: (error: unknown) => void;
+  /** Entries per part of a large batch, whole client transactions each (default 2,000). */
+  partEntries?: number;
 }
 
 /**
@@ -70,38 +72,90 @@ async function processInTransaction(
   // A large batch is checked and applied a part at a time, whole client transactions each,
   // in order: what it holds in memory is bounded by the part, not the batch. Each part's
   // checks read the database as the parts before it left it.
-  const tally: BatchTally = { rejected: [], stored: [], prepared: [], applied: 0, skipped: 0 };
-  for (const part of transactionParts(groupTransactions(fresh), PART_ENTRIES)) {
-    await processPart(options, tx, part.length === 1 ? part[0]!.entries : part.flatMap((g) => g.entries), auth, tally);
-  }
-  const { rejected, stored, applied, skipped } = tally;
-  rejected.sort((a, b) => a.op_id - b.op_id);
-
+  const tally: BatchTally = { rejected: [], stored: [], applied: 0, skipped: 0 };
+  await applyParts(options, tx, transactionParts(groupTransactions(fresh), options.partEntries ?? PART_ENTRIES), auth, tally);
+  const { stored, applied, skipped } = tally;
+  // Parts check ahead of each other: rejections come in out of op order.
+  const rejected = tally.rejected.sort((a, b) => a.response.op_id - b.response.op_id);
   if (rejected.length + stored.length > 0) {
-    const byOpId = new Map(tally.prepared.map((e) => [e.opId, e]));
-    await tx.recordRejections([...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, byOpId)));
+    await tx.recordRejections([...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId)));
   }
   // op_ids are strictly increasing (checked when the request was parsed).
   const lastOpId = tracked ? Math.max(ledger, fresh.length > 0 ? fresh[fresh.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
+  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) };
 }
 
 /** What the parts of a batch add up to. */
 interface BatchTally {
-  rejected: RejectedEntry[];
+  rejected: Rejection[];
   /** Skipped by `on_conflict: skip`: not in the response's `rejected`, but stored. */
-  stored: RejectedEntry[];
-  /** The entries as checked (after beforeApply), kept only while some are rejected. */
-  prepared: RawEntry[];
+  stored: Rejection[];
   applied: number;
   skipped: number;
 }
 
-/** Checks and applies whole client transactions, in order, adding to the tally. */
-async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: RawEntry[], auth: AuthContext, tally: BatchTally): Promise<void> {
+/** A rejected entry as the response lists it, and the entry as checked (after beforeApply), whose data the rejections table keeps. */
+interface Rejection {
+  response: RejectedEntry;
+  entry: RawEntry;
+}
+
+/**
+ * Checks and applies the parts in order. While the database applies one part, the server
+ * checks the next and, when that needs no read (no ownership rule is involved), plans it
+ * too: the server's work and the database's overlap instead of taking turns.
+ */
+async function applyParts(
+  options: EngineOptions,
+  tx: StoreTransaction,
+  parts: Iterator<ClientTransaction<RawEntry>[]>,
+  auth: AuthContext,
+  tally: BatchTally,
+): Promise<void> {
+  let part = parts.next();
+  let ready = part.done ? undefined : await readyPart(options, tx, await checkEntries(options, part.value, auth, tally), auth, tally);
+  while (ready) {
+    const applying = ready.apply();
+    // Awaited below; until then a failure must not count as unhandled.
+    applying.catch(() => {});
+    let checked: CheckedPart | undefined;
+    let next: ReadyPart | undefined;
+    let ahead: { error: unknown } | undefined;
+    part = parts.next();
+    if (!part.done) {
+      try {
+        // Let the store's statements leave before the server gets busy with the next part.
+        await new Promise((resolve) => setImmediate(resolve));
+        checked = await checkEntries(options, part.value, auth, tally);
+        if (!ownershipReads(checked.valid)) next = await readyPart(options, tx, checked, auth, tally);
+      } catch (error) {
+        ahead = { error };
+      }
+    }
+    // The part in flight settles first, whatever happened meanwhile: its error is the earlier one.
+    settle(ready, await applying, tally);
+    if (ahead) throw ahead.error;
+    if (checked && !next) next = await readyPart(options, tx, checked, auth, tally);
+    ready = next;
+  }
+}
+
+/** A part after the checks that need no database: what is left to apply, in client transactions. */
+interface CheckedPart {
+  valid: ClientTransaction<Operation>[];
+}
+
+/** A part that passed every check, ready to apply. */
+interface ReadyPart {
+  allowed: ClientTransaction<Operation>[];
+  apply: () => Promise<TransactionOutcome[]>;
+}
+
+/** Every check that needs no write, entry by entry: hooks, table and columns, values, validators. */
+async function checkEntries(options: EngineOptions, groups: ClientTransaction<RawEntry>[], auth: AuthContext, tally: BatchTally): Promise<CheckedPart> {
   const { hooks } = options;
-  // Every check that needs no write, entry by entry: hooks, table and columns, values, validators.
+  const fresh = groups.length === 1 ? groups[0]!.entries : groups.flatMap((g) => g.entries);
   const problems = new Map<RawEntry, EntryProblem>();
   const prepared: RawEntry[] = [];
   for (const item of await runBeforeApply(fresh, hooks, auth)) {
@@ -120,26 +174,33 @@ async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: 
     else operations.set(entry, withHandler(check.operation, hooks));
   }
 
-  const reject = (raw: RawEntry[], opId: number, problem: EntryProblem, into = tally.rejected) => {
-    const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
-    into.push(...rejectTransaction(raw, cause, problem));
-  };
   const valid: ClientTransaction<Operation>[] = [];
   for (const group of groupTransactions(prepared)) {
     const cause = problems.size > 0 ? group.entries.find((e) => problems.has(e)) : undefined;
-    if (cause) reject(group.entries, cause.opId, problems.get(cause)!);
+    if (cause) rejectInto(tally.rejected, group.entries, cause.opId, problems.get(cause)!);
     else valid.push({ txId: group.txId, entries: group.entries.map((e) => operations.get(e)!) });
   }
+  return { valid };
+}
 
+/** The ownership checks (which read the rows as the parts before left them), then the store's preparation. */
+async function readyPart(options: EngineOptions, tx: StoreTransaction, checked: CheckedPart, auth: AuthContext, tally: BatchTally): Promise<ReadyPart> {
+  const { valid } = checked;
   const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), (...args) => tx.readRows(...args));
-  const allowed = verdicts.some((v) => v) ? valid.filter((group, index) => {
-    const verdict = verdicts[index];
-    if (verdict) reject(group.entries.map((o) => o.entry), verdict.opId, verdict.problem);
-    return !verdict;
-  }) : valid;
+  const allowed = verdicts.some((v) => v)
+    ? valid.filter((group, index) => {
+        const verdict = verdicts[index];
+        if (verdict) rejectInto(tally.rejected, group.entries.map((o) => o.entry), verdict.opId, verdict.problem);
+        return !verdict;
+      })
+    : valid;
+  const apply = tx.prepareApply ? tx.prepareApply(allowed) : () => tx.apply(allowed);
+  return { allowed, apply };
+}
 
-  const outcomes = await tx.apply(allowed);
-  allowed.forEach((group, index) => {
+/** Adds a part's outcomes to the tally. */
+function settle(part: ReadyPart, outcomes: TransactionOutcome[], tally: BatchTally): void {
+  part.allowed.forEach((group, index) => {
     const outcome = outcomes[index]!;
     if (outcome.ok) {
       tally.applied += group.entries.length;
@@ -148,9 +209,14 @@ async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: 
     const raw = group.entries.map((o) => o.entry);
     if (outcome.skip) tally.skipped += raw.length;
     // Dropped by `on_conflict: skip`: counted, and stored where the app can see it.
-    reject(raw, outcome.opId, outcome.problem, outcome.skip ? tally.stored : tally.rejected);
+    rejectInto(outcome.skip ? tally.stored : tally.rejected, raw, outcome.opId, outcome.problem);
   });
-  if (tally.rejected.length + tally.stored.length > 0) tally.prepared.push(...prepared);
+}
+
+/** Every entry of a rejected client transaction, into `list`: the cause with its code, the rest pointing at it. */
+function rejectInto(list: Rejection[], raw: RawEntry[], opId: number, problem: EntryProblem): void {
+  const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
+  for (const entry of raw) list.push({ entry, response: rejectedEntry(entry, cause, problem) });
 }
 
 /** Library mode: the handler for this table and op, carried by the operation to the store. */
@@ -159,39 +225,28 @@ function withHandler(operation: Operation, hooks: Hooks | undefined): Operation 
   return handler ? { ...operation, handler } : operation;
 }
 
-/** Every entry of a rejected client transaction: the cause with its code, the rest pointing at it. */
-function rejectTransaction(entries: RawEntry[], cause: RawEntry, problem: EntryProblem): RejectedEntry[] {
-  return entries.map((entry) =>
-    entry === cause
-      ? rejectedEntry(entry, {
-          code: problem.code,
-          message: problem.message,
-          ...(problem.column !== undefined && { column: problem.column }),
-          ...(problem.current !== undefined && { current: problem.current }),
-        })
-      : rejectedEntry(entry, {
-          code: 'transaction_rejected',
-          message: `op ${cause.opId} of the same client transaction was rejected (${problem.code})`,
-          cause_op_id: cause.opId,
-        }),
-  );
-}
-
-function rejectedEntry(entry: RawEntry, rest: Pick<RejectedEntry, 'code' | 'message' | 'column' | 'cause_op_id' | 'current'>): RejectedEntry {
+/** How the response lists an entry of a rejected client transaction: the cause with its code, the rest pointing at it. */
+function rejectedEntry(entry: RawEntry, cause: RawEntry, problem: EntryProblem): RejectedEntry {
   const f = entry.fields;
-  const out: RejectedEntry = { op_id: entry.opId, code: rest.code, message: rest.message };
+  const out: RejectedEntry = { op_id: entry.opId, code: 'transaction_rejected', message: '' };
   if (entry.txId !== undefined) out.tx_id = entry.txId;
   if (typeof f.op === 'string') out.op = f.op;
   if (typeof f.type === 'string') out.type = f.type;
   if (typeof f.id === 'string') out.id = f.id;
-  if (rest.column !== undefined) out.column = rest.column;
-  if (rest.current !== undefined) out.current = rest.current;
-  if (rest.cause_op_id !== undefined) out.cause_op_id = rest.cause_op_id;
+  if (entry !== cause) {
+    out.message = `op ${cause.opId} of the same client transaction was rejected (${problem.code})`;
+    out.cause_op_id = cause.opId;
+    return out;
+  }
+  out.code = problem.code;
+  out.message = problem.message;
+  if (problem.column !== undefined) out.column = problem.column;
+  if (problem.current !== undefined) out.current = problem.current;
   return out;
 }
 
-function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, entries: ReadonlyMap<number, RawEntry>): RejectionRecord {
-  const f = entries.get(r.op_id)?.fields ?? {};
+function rejectionRecord({ response: r, entry }: Rejection, userId: string, clientId: string): RejectionRecord {
+  const f = entry.fields;
   return {
     userId,
     clientId,
@@ -209,7 +264,11 @@ function rejectionRecord(r: RejectedEntry, userId: string, clientId: string, ent
   };
 }
 
-/** Entries per part of a large batch (see processInTransaction). */
-const PART_ENTRIES = 10_000;
+/**
+ * Entries per part of a large batch (see processInTransaction): small enough that the
+ * first part, which nothing overlaps, is quick, and that a part's plan goes to the
+ * database as one script; large enough that the statements of a part are few.
+ */
+const PART_ENTRIES = 2_000;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

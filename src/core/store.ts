@@ -45,6 +45,14 @@ export interface StoreTransaction {
    * outcome per transaction, in the same order.
    */
   apply(transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]>;
+  /**
+   * Optional: the part of `apply` that needs no database (planning, statement text), done
+   * now; the returned function applies the transactions exactly as `apply` would. The
+   * engine prepares the next part of a large batch while the database applies the current
+   * one, so the server's work and the database's overlap. Without it, the engine calls
+   * `apply`.
+   */
+  prepareApply?(transactions: ClientTransaction<Operation>[]): () => Promise<TransactionOutcome[]>;
   /** Reads (and share-locks) current rows for the checks that need them, one query a call. */
   readRows: ReadRows;
   /** Stores rejections in the rejections table, in this transaction. */

@@ -28,7 +28,7 @@ export interface FastApplyOptions extends SegmentOptions {
 
 const SCRIPT_ENTRIES = 2_000;
 const CHUNK_ROWS = 5_000;
-const PART_ENTRIES = 10_000;
+export const PART_ENTRIES = 10_000;
 
 /**
  * Applies client transactions in order, each completely or not at all, folding where that
@@ -49,28 +49,58 @@ export async function applyPlanned(
   // Consecutive transactions applied one part after the other are applied in op order, so
   // a large batch is planned a part at a time: what the plan holds stays bounded.
   for (const part of transactionParts(transactions, options.partEntries ?? PART_ENTRIES)) {
-    for (const s of segment(part, facts, options)) {
-      options.onSegment?.(s);
-      if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions, auth)));
-      else outcomes.push(...(await applyFast(client, s.transactions, s.plan, facts, auth, options)));
-    }
+    outcomes.push(...(await runPlanned(client, planApply(part, facts, options), facts, auth, options)));
   }
   return outcomes;
 }
 
-async function applyFast(
+/** Segments ready to run; a small fast one carries its script, built before it is needed. */
+export type PlannedSegment = Segment & { script?: string };
+
+/**
+ * The part of `applyPlanned` that needs no database: segments, plans and, for plans small
+ * enough to go as one script, the script. The engine plans the next part of a batch with it
+ * while the database applies the current one.
+ */
+export function planApply(transactions: ClientTransaction<Operation>[], facts: FactsSource, options: FastApplyOptions = {}): PlannedSegment[] {
+  return segment(transactions, facts, options).map((s) =>
+    s.path === 'fast' && s.plan.placements.length <= (options.scriptEntries ?? SCRIPT_ENTRIES) ? { ...s, script: scriptOf(s.plan) } : s,
+  );
+}
+
+/** Runs what `planApply` planned, in order. */
+export async function runPlanned(
   client: pg.ClientBase,
-  transactions: ClientTransaction<Operation>[],
-  plan: FastPlan,
+  segments: PlannedSegment[],
   facts: FactsSource,
   auth: AuthContext,
   options: FastApplyOptions,
 ): Promise<TransactionOutcome[]> {
+  const outcomes: TransactionOutcome[] = [];
+  for (const s of segments) {
+    options.onSegment?.(s);
+    if (s.path === 'exact') outcomes.push(...(await applyExact(client, s.transactions, auth)));
+    else outcomes.push(...(await applyFast(client, s, facts, auth, options)));
+  }
+  return outcomes;
+}
+
+/** One round trip: the savepoint, the whole plan with its values written in, and its release. */
+function scriptOf(plan: FastPlan): string {
+  return ['SAVEPOINT wp_fast', ...[...statementsOf(plan, Infinity)].map(inline), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
+}
+
+async function applyFast(
+  client: pg.ClientBase,
+  planned: PlannedSegment & { path: 'fast' },
+  facts: FactsSource,
+  auth: AuthContext,
+  options: FastApplyOptions,
+): Promise<TransactionOutcome[]> {
+  const { transactions, plan, script } = planned;
   try {
-    if (plan.placements.length <= (options.scriptEntries ?? SCRIPT_ENTRIES)) {
-      // One round trip: the savepoint, the whole plan and its release as one script.
-      const script = ['SAVEPOINT wp_fast', ...[...statementsOf(plan, Infinity)].map(inline), 'RELEASE SAVEPOINT wp_fast'];
-      await client.query(script.join(';\n'));
+    if (script !== undefined) {
+      await client.query(script);
     } else {
       await client.query('SAVEPOINT wp_fast');
       // Each statement is built while the one before it runs: a large batch keeps both the

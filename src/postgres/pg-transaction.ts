@@ -5,7 +5,7 @@ import type { TableInfo } from '../core/schema.ts';
 import type { AuthContext, RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { applyExact } from './exact-apply.ts';
-import { applyPlanned, type FastApplyOptions } from './fast-apply.ts';
+import { applyPlanned, PART_ENTRIES, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
 import { readRows } from './read-rows.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
 import { advanceLedgerSql, insertRejections, lockLedgerSql } from './server-tables.ts';
@@ -47,6 +47,18 @@ export class PgTransaction implements StoreTransaction {
     if (rls) return rls.as(client, auth, () => applyExact(client, transactions, auth, rls));
     const facts = this.currentFacts();
     return facts ? applyPlanned(client, transactions, facts, auth, this.options) : applyExact(client, transactions, auth);
+  }
+
+  prepareApply(transactions: ClientTransaction<Operation>[]): () => Promise<TransactionOutcome[]> {
+    const facts = this.currentFacts();
+    // applyPlanned bounds what a plan holds by planning large batches a part at a time.
+    const entries = transactions.reduce((n, t) => n + t.entries.length, 0);
+    if (this.rls || !facts || entries > (this.options.partEntries ?? PART_ENTRIES)) return () => this.apply(transactions);
+    const planned = planApply(transactions, facts, this.options);
+    return async () => {
+      await this.begin();
+      return runPlanned(this.client, planned, facts, this.auth, this.options);
+    };
   }
 
   async readRows(table: TableInfo, idColumn: string, ids: string[], columns: string[]): Promise<RowsById> {
