@@ -7,6 +7,7 @@ import type { Hooks } from './hooks.ts';
 import { checkOwnership } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
+import { splitByLedger } from './rewind.ts';
 import type { AuthContext, RejectionRecord, Store, StoreTransaction } from './store.ts';
 
 export interface EngineOptions {
@@ -16,8 +17,22 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** Library mode: custom logic around the entries. */
   hooks?: Hooks;
-  /** Where an afterCommit hook's error is reported (it never changes the response). */
+  /** Where an afterCommit hook's or onRewind's error is reported (it never changes the response). */
   onHookError?: (error: unknown) => void;
+  /**
+   * Called after the commit when the batch held entries at or below the ledger whose
+   * content differs from what was processed under their op_ids: a client database restored
+   * from a backup (PROTOCOL.md 2.2). Those entries were processed like fresh ones.
+   */
+  onRewind?: (event: RewindEvent) => void;
+}
+
+/** A restored client's rewound entries, processed in one committed batch. */
+export interface RewindEvent {
+  userId: string;
+  clientId: string;
+  /** In op_id order. */
+  opIds: number[];
 }
 
 /**
@@ -29,8 +44,9 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
   const maxAttempts = options.maxAttempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     let result: BatchResponse;
+    let rewound: number[];
     try {
-      result = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth));
+      ({ result, rewound } = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth)));
     } catch (error) {
       // Serialization failures and deadlocks usually pass on a second try; the client
       // would retry anyway, but an answer now is kinder than a 503.
@@ -42,6 +58,13 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
       // retyped): the store has read it again; one more try decides with the fresh one.
       if (error instanceof WritepathError && error.code === 'schema_mismatch' && attempt === 1) continue;
       throw error;
+    }
+    if (rewound.length > 0 && options.onRewind) {
+      try {
+        options.onRewind({ userId: auth.userId, clientId: request.clientId, opIds: rewound });
+      } catch (error) {
+        options.onHookError?.(error);
+      }
     }
     if (options.hooks?.afterCommit) {
       try {
@@ -59,19 +82,19 @@ async function processInTransaction(
   tx: StoreTransaction,
   request: BatchRequest,
   auth: AuthContext,
-): Promise<BatchResponse> {
+): Promise<{ result: BatchResponse; rewound: number[] }> {
   const { clientId, entries } = request;
   // Without the client's op_ids (demo routes) there is nothing to deduplicate against.
   const tracked = request.ledger !== false;
   const ledger = tracked ? await tx.lockLedger(auth.userId, clientId) : 0;
-  const fresh = entries.filter((e) => e.opId > ledger);
-  const duplicates = entries.length - fresh.length;
+  const split = tracked ? await splitByLedger(tx, auth.userId, clientId, entries, ledger) : undefined;
+  const work = split?.work ?? entries;
 
   // A large batch is checked and applied a part at a time, whole client transactions each,
   // in order: what it holds in memory is bounded by the part, not the batch. Each part's
   // checks read the database as the parts before it left it.
   const tally: BatchTally = { rejected: [], stored: [], prepared: [], applied: 0, skipped: 0 };
-  for (const part of transactionParts(groupTransactions(fresh), PART_ENTRIES)) {
+  for (const part of transactionParts(groupTransactions(work), PART_ENTRIES)) {
     await processPart(options, tx, part.length === 1 ? part[0]!.entries : part.flatMap((g) => g.entries), auth, tally);
   }
   const { rejected, stored, applied, skipped } = tally;
@@ -81,10 +104,13 @@ async function processInTransaction(
     const byOpId = new Map(tally.prepared.map((e) => [e.opId, e]));
     await tx.recordRejections([...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId, byOpId)));
   }
-  // op_ids are strictly increasing (checked when the request was parsed).
-  const lastOpId = tracked ? Math.max(ledger, fresh.length > 0 ? fresh[fresh.length - 1]!.opId : ledger) : 0;
+  // op_ids are strictly increasing (checked when the request was parsed). Rewound entries
+  // are below the ledger: it never moves back.
+  const lastOpId = tracked ? Math.max(ledger, work.length > 0 ? work[work.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected };
+  if (split?.record) await tx.recordDigests(auth.userId, clientId, split.record);
+  const duplicates = split?.duplicates ?? 0;
+  return { result: { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected }, rewound: split?.rewound ?? [] };
 }
 
 /** What the parts of a batch add up to. */
@@ -99,12 +125,12 @@ interface BatchTally {
 }
 
 /** Checks and applies whole client transactions, in order, adding to the tally. */
-async function processPart(options: EngineOptions, tx: StoreTransaction, fresh: RawEntry[], auth: AuthContext, tally: BatchTally): Promise<void> {
+async function processPart(options: EngineOptions, tx: StoreTransaction, work: RawEntry[], auth: AuthContext, tally: BatchTally): Promise<void> {
   const { hooks } = options;
   // Every check that needs no write, entry by entry: hooks, table and columns, values, validators.
   const problems = new Map<RawEntry, EntryProblem>();
   const prepared: RawEntry[] = [];
-  for (const item of await runBeforeApply(fresh, hooks, auth)) {
+  for (const item of await runBeforeApply(work, hooks, auth)) {
     if ('problem' in item) problems.set(item.entry, item.problem);
     prepared.push('problem' in item ? item.entry : item);
   }
