@@ -67,21 +67,21 @@ describe('rewind detection on the Postgres store', () => {
   });
 });
 
+/** The server's tables as the version before digests made them, with a client's ledger at 7. */
+const PREVIOUS_VERSION_TABLES = `
+  CREATE TABLE writepath_ledger (user_id text NOT NULL, client_id text NOT NULL, last_op_id bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (user_id, client_id));
+  CREATE TABLE writepath_rejections (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id text NOT NULL,
+    client_id text NOT NULL, op_id bigint NOT NULL, tx_id bigint, op text, type text, row_id text, data jsonb,
+    old jsonb, metadata text, code text NOT NULL, column_name text, message text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now());
+  CREATE INDEX writepath_rejections_user_id ON writepath_rejections (user_id);
+  INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ('u1', 'c-old', 7);`;
+
 describe('a database made by a version without digests', () => {
   it('gets the digests table at start; entries below the ledger it left are duplicates', async () => {
     const old = await createTestDatabase();
-    await sql(
-      old,
-      `${exampleSchemaSql}
-       CREATE TABLE writepath_ledger (user_id text NOT NULL, client_id text NOT NULL, last_op_id bigint NOT NULL,
-         updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (user_id, client_id));
-       CREATE TABLE writepath_rejections (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id text NOT NULL,
-         client_id text NOT NULL, op_id bigint NOT NULL, tx_id bigint, op text, type text, row_id text, data jsonb,
-         old jsonb, metadata text, code text NOT NULL, column_name text, message text NOT NULL,
-         created_at timestamptz NOT NULL DEFAULT now());
-       CREATE INDEX writepath_rejections_user_id ON writepath_rejections (user_id);
-       INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ('u1', 'c-old', 7);`,
-    );
+    await sql(old, exampleSchemaSql + PREVIOUS_VERSION_TABLES);
     const upgraded = await PgStore.open({ url: old });
     try {
       const response = await run(upgraded, request('c-old', 'upgraded', [5, 6, 7, 8, 9]));
@@ -93,5 +93,23 @@ describe('a database made by a version without digests', () => {
     }
     // Opening it again changes nothing (the DDL is idempotent).
     await (await PgStore.open({ url: old })).close();
+  });
+
+  it('says what to do when the tables came from a migration and the role may not create the new one', async () => {
+    const migrated = await createTestDatabase();
+    const role = `wp_no_create_${randomUUID().slice(0, 8)}`;
+    await sql(migrated, `${exampleSchemaSql}${PREVIOUS_VERSION_TABLES}
+      CREATE ROLE ${role} LOGIN PASSWORD 'pw';
+      GRANT USAGE ON SCHEMA public TO ${role};
+      GRANT SELECT, INSERT, UPDATE ON writepath_ledger, writepath_rejections TO ${role};
+      REVOKE CREATE ON SCHEMA public FROM PUBLIC;`);
+    const limited = new URL(migrated);
+    limited.username = role;
+    limited.password = 'pw';
+    try {
+      await expect(PgStore.open({ url: limited.toString() })).rejects.toThrow(/writepath_digests.*create them by migration/);
+    } finally {
+      await sql(migrated, `DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
   });
 });

@@ -36,8 +36,7 @@ CREATE TABLE IF NOT EXISTS writepath_rejections (
 CREATE INDEX IF NOT EXISTS writepath_rejections_user_id ON writepath_rejections (user_id);
 -- One row per batch (see digest-sql.ts): op_ids NULL when they are first_op_id..last_op_id
 -- without gaps. The key serves the range reads and the pruning, and lets a publication
--- FOR ALL TABLES (PowerSync's usual setup) replicate the prune's deletes. Digests do not
--- compress: EXTERNAL spares the attempt.
+-- FOR ALL TABLES (PowerSync's usual setup) replicate the prune's deletes.
 CREATE TABLE IF NOT EXISTS writepath_digests (
   id bigint GENERATED ALWAYS AS IDENTITY,
   user_id text NOT NULL,
@@ -49,7 +48,6 @@ CREATE TABLE IF NOT EXISTS writepath_digests (
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, client_id, last_op_id, id)
 );
-ALTER TABLE writepath_digests ALTER COLUMN digests SET STORAGE EXTERNAL, ALTER COLUMN op_ids SET STORAGE EXTERNAL;
 `;
 
 /** Any constant, so that instances starting together create the tables one at a time. */
@@ -71,6 +69,13 @@ export async function ensureServerTables(pool: pg.Pool): Promise<void> {
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
+    // Tables made by a migration for an earlier version lack the ones added since.
+    if ((error as { code?: string }).code === '42501') {
+      throw new Error(
+        `the server's tables (writepath_ledger, writepath_rejections, writepath_digests) are missing in part and its role may not create them (${(error as Error).message}): create them by migration, the DDL is in src/postgres/server-tables.ts`,
+        { cause: error },
+      );
+    }
     throw error;
   } finally {
     client.release();
