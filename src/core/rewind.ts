@@ -42,12 +42,14 @@ export async function splitByLedger(
 
   const stored = latestDigests(await tx.readDigests(userId, clientId, entries[0]!.opId, entries[firstFresh - 1]!.opId));
   const kept: number[] = [];
+  const rewound: number[] = [];
   for (let i = 0; i < firstFresh; i++) {
     const found = stored.get(entries[i]!.opId);
-    if (found && !sameDigest(digests, i, found.digests, found.index)) kept.push(i);
+    if (!found || sameDigest(digests, i, found.digests, found.index)) continue;
+    kept.push(i);
+    rewound.push(entries[i]!.opId);
   }
   for (let i = firstFresh; i < entries.length; i++) kept.push(i);
-  const rewound = kept.slice(0, kept.length - (entries.length - firstFresh)).map((i) => entries[i]!.opId);
   if (kept.length === 0) return { work: [], duplicates: entries.length, rewound, record: undefined };
 
   const picked = new Uint8Array(kept.length * DIGEST_BYTES);

@@ -19,14 +19,14 @@ export function recordDigestsSql(userId: string, clientId: string, record: Entry
   const { opIds } = record;
   const first = opIds[0]!;
   const last = opIds[opIds.length - 1]!;
-  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || !Number.isSafeInteger(ledger)) {
-    throw new Error(`recordDigestsSql: op_ids ${first}..${last} (ledger ${ledger}) are not safe integers`);
+  const horizon = ledger - retention;
+  if (![first, last, horizon].every(Number.isSafeInteger)) {
+    throw new Error(`recordDigestsSql: op_ids ${first}..${last}, ledger ${ledger} and retention ${retention} must be safe integers`);
   }
   const gaps = last - first + 1 !== opIds.length;
   const key = `${literal(userId)}, ${literal(clientId)}`;
   const insert = `INSERT INTO writepath_digests (user_id, client_id, first_op_id, last_op_id, op_ids, digests)
      VALUES (${key}, ${first}, ${last}, ${gaps ? hexBytea(packOpIds(opIds)) : 'NULL'}, ${hexBytea(record.digests)})`;
-  const horizon = ledger - retention;
   if (horizon <= 0) return insert;
   return `${insert};
      DELETE FROM writepath_digests WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)} AND last_op_id <= ${horizon}`;
