@@ -4,13 +4,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../src/auth/authenticate.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type RewindEvent } from '../src/core/process-batch.ts';
 import { exampleSchemaSql } from '../src/playground/example-schema.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
+import { buildApp } from '../src/server/app.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
+import { signTestToken, TEST_SECRET } from './support/server.ts';
 
 const rules = new TableRules(configSchema.parse({ tables: { lists: {} } }).tables);
 const auth = { userId: 'u1', claims: {} };
@@ -77,6 +80,28 @@ const PREVIOUS_VERSION_TABLES = `
     created_at timestamptz NOT NULL DEFAULT now());
   CREATE INDEX writepath_rejections_user_id ON writepath_rejections (user_id);
   INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ('u1', 'c-old', 7);`;
+
+describe('the server plugin', () => {
+  it('hands every rewind to its onRewind option (where a metric is counted) after the commit', async () => {
+    const config = configSchema.parse({ database: { url }, auth: { jwt: { secret: TEST_SECRET } }, tables: { lists: {} } });
+    const told: RewindEvent[] = [];
+    const app = buildApp({ config, store, rules, authenticate: createAuthenticator(config.auth), onRewind: (event) => told.push(event) });
+    const authorization = `Bearer ${await signTestToken('u1')}`;
+    const post = async (batch: BatchRequest) => {
+      const payload = { client_id: batch.clientId, batch: batch.entries.map((e) => e.fields) };
+      const response = await app.inject({ method: 'POST', url: '/api/data', headers: { authorization }, payload });
+      return response.json();
+    };
+    const clientId = randomUUID();
+    try {
+      await post(request(clientId, 'plugin', [1, 2, 3]));
+      expect(await post(request(clientId, 'plugin again', [2, 3]))).toMatchObject({ applied: 2, duplicates: 0 });
+      expect(told).toEqual([{ userId: 'u1', clientId, opIds: [2, 3] }]);
+    } finally {
+      await app.close();
+    }
+  });
+});
 
 describe('a database made by a version without digests', () => {
   it('gets the digests table at start; entries below the ledger it left are duplicates', async () => {
