@@ -193,6 +193,7 @@ describe("a permission missing for the server's role", () => {
       `CREATE ROLE ${role} LOGIN PASSWORD 'pw';
        GRANT USAGE ON SCHEMA public TO ${role};
        GRANT SELECT, INSERT, UPDATE ON writepath_ledger, writepath_rejections TO ${role};
+       GRANT SELECT, INSERT, DELETE ON writepath_digests TO ${role};
        GRANT SELECT, INSERT, UPDATE, DELETE ON lists TO ${role};
        GRANT SELECT ON todos TO ${role};`,
     );

@@ -1,6 +1,7 @@
 /**
  * Requests without the client's op_ids (`ledger: false`, the demo routes) bypass the
- * ledger: it is neither read nor moved, and nothing counts as a duplicate.
+ * ledger: it is neither read nor moved, no digest is read or recorded, and nothing counts
+ * as a duplicate.
  */
 import { configSchema } from '../config/schema.ts';
 import { expect, it } from 'vitest';
@@ -18,6 +19,8 @@ it('applies every entry and records rejections without touching the ledger', asy
   const tx: StoreTransaction = {
     lockLedger: async () => expect.fail('lockLedger must not be called'),
     advanceLedger: async () => expect.fail('advanceLedger must not be called'),
+    readDigests: async () => expect.fail('readDigests must not be called'),
+    recordDigests: async () => expect.fail('recordDigests must not be called'),
     apply: async (transactions) =>
       transactions.map((t) => {
         applied.push(...t.entries.map((o) => o.entry.opId));

@@ -33,6 +33,8 @@ function fakeStore(failure: unknown, failAt: (attempt: number) => boolean) {
       const tx: StoreTransaction = {
         lockLedger: async () => ledger,
         advanceLedger: async (_user, _client, lastOpId) => void (ledger = lastOpId),
+        readDigests: async () => [],
+        recordDigests: async () => {},
         apply: async (transactions) =>
           transactions.map((t) => {
             applied.push(...t.entries.map((o) => o.entry.opId));

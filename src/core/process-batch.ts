@@ -7,6 +7,7 @@ import type { Hooks } from './hooks.ts';
 import { checkOwnership, ownershipReads } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
+import { splitByLedger } from './rewind.ts';
 import type { AuthContext, RejectionRecord, Store, StoreTransaction, TransactionOutcome } from './store.ts';
 
 export interface EngineOptions {
@@ -16,10 +17,24 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** Library mode: custom logic around the entries. */
   hooks?: Hooks;
-  /** Where an afterCommit hook's error is reported (it never changes the response). */
+  /** Where an afterCommit hook's or onRewind's error is reported (it never changes the response). */
   onHookError?: (error: unknown) => void;
+  /**
+   * Called after the commit when the batch held entries at or below the ledger whose
+   * content differs from what was processed under their op_ids: a client database restored
+   * from a backup (PROTOCOL.md 2.2). Those entries were processed like fresh ones.
+   */
+  onRewind?: (event: RewindEvent) => void;
   /** Entries per part of a large batch, whole client transactions each (default 2,000). */
   partEntries?: number;
+}
+
+/** A restored client's rewound entries, processed in one committed batch. */
+export interface RewindEvent {
+  userId: string;
+  clientId: string;
+  /** In op_id order. */
+  opIds: number[];
 }
 
 /**
@@ -31,8 +46,9 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
   const maxAttempts = options.maxAttempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     let result: BatchResponse;
+    let rewound: number[];
     try {
-      result = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth));
+      ({ result, rewound } = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth)));
     } catch (error) {
       // Serialization failures and deadlocks usually pass on a second try; the client
       // would retry anyway, but an answer now is kinder than a 503.
@@ -44,6 +60,13 @@ export async function processBatch(options: EngineOptions, request: BatchRequest
       // retyped): the store has read it again; one more try decides with the fresh one.
       if (error instanceof WritepathError && error.code === 'schema_mismatch' && attempt === 1) continue;
       throw error;
+    }
+    if (rewound.length > 0 && options.onRewind) {
+      try {
+        options.onRewind({ userId: auth.userId, clientId: request.clientId, opIds: rewound });
+      } catch (error) {
+        options.onHookError?.(error);
+      }
     }
     if (options.hooks?.afterCommit) {
       try {
@@ -61,29 +84,35 @@ async function processInTransaction(
   tx: StoreTransaction,
   request: BatchRequest,
   auth: AuthContext,
-): Promise<BatchResponse> {
+): Promise<{ result: BatchResponse; rewound: number[] }> {
   const { clientId, entries } = request;
   // Without the client's op_ids (demo routes) there is nothing to deduplicate against.
   const tracked = request.ledger !== false;
   const ledger = tracked ? await tx.lockLedger(auth.userId, clientId) : 0;
-  const fresh = entries.filter((e) => e.opId > ledger);
-  const duplicates = entries.length - fresh.length;
+  const split = tracked ? await splitByLedger(tx, auth.userId, clientId, entries, ledger) : undefined;
+  const work = split?.work ?? entries;
 
   // A large batch is checked and applied a part at a time, whole client transactions each,
   // in order: what it holds in memory is bounded by the part, not the batch. Each part's
   // checks read the database as the parts before it left it.
   const tally: BatchTally = { rejected: [], stored: [], applied: 0, skipped: 0 };
-  await applyParts(options, tx, transactionParts(groupTransactions(fresh), options.partEntries ?? PART_ENTRIES), auth, tally);
+  await applyParts(options, tx, transactionParts(groupTransactions(work), options.partEntries ?? PART_ENTRIES), auth, tally);
   const { stored, applied, skipped } = tally;
   // Parts check ahead of each other: rejections come in out of op order.
   const rejected = tally.rejected.sort((a, b) => a.response.op_id - b.response.op_id);
   if (rejected.length + stored.length > 0) {
     await tx.recordRejections([...rejected, ...stored].map((r) => rejectionRecord(r, auth.userId, clientId)));
   }
-  // op_ids are strictly increasing (checked when the request was parsed).
-  const lastOpId = tracked ? Math.max(ledger, fresh.length > 0 ? fresh[fresh.length - 1]!.opId : ledger) : 0;
+  // op_ids are strictly increasing (checked when the request was parsed). Rewound entries
+  // are below the ledger: it never moves back.
+  const lastOpId = tracked ? Math.max(ledger, work.length > 0 ? work[work.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  return { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) };
+  if (split?.record) await tx.recordDigests(auth.userId, clientId, split.record);
+  const duplicates = split?.duplicates ?? 0;
+  return {
+    result: { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) },
+    rewound: split?.rewound ?? [],
+  };
 }
 
 /** What the parts of a batch add up to. */

@@ -41,6 +41,26 @@ export interface StoreTransaction {
   /** Moves the ledger of (user, client) to `lastOpId`. */
   advanceLedger(userId: string, clientId: string, lastOpId: number): Promise<void>;
   /**
+   * The digests recorded for (user, client) by `recordDigests` in earlier transactions
+   * that hold an op_id between `fromOpId` and `toOpId` (inclusive), in the order they were
+   * recorded: where two hold the same op_id, the later one counts. Records may hold op_ids
+   * outside the range too. One read per call. A store may have forgotten records whose
+   * op_ids are all more than `DIGEST_RETENTION` below the ledger; the engine then treats
+   * those entries as duplicates.
+   *
+   * @example
+   * const records = await tx.readDigests('u1', 'c1', 41, 50); // after a lockLedger that returned 50
+   */
+  readDigests(userId: string, clientId: string, fromOpId: number, toOpId: number): Promise<EntryDigests[]>;
+  /**
+   * Records the content digests of the entries this transaction processed (applied,
+   * rejected or skipped) for (user, client), committed with the rest of the transaction.
+   * Called at most once a transaction, after `lockLedger`. A store keeps a record at least
+   * while one of its op_ids is within `DIGEST_RETENTION` of the ledger, and may drop it
+   * later (a compact store keeps one record per call, not one per entry).
+   */
+  recordDigests(userId: string, clientId: string, record: EntryDigests): Promise<void>;
+  /**
    * Applies client transactions in order, each completely or not at all, and returns one
    * outcome per transaction, in the same order.
    */
@@ -64,6 +84,24 @@ export interface StoreTransaction {
  * and is dropped without a rejection in the response (still stored as one).
  */
 export type TransactionOutcome = { ok: true } | { ok: false; opId: number; problem: EntryProblem; skip?: boolean };
+
+/**
+ * Content digests of processed entries (PROTOCOL.md 2.2: an entry at or below the ledger
+ * whose content differs from what was processed under its op_id is a restored client's new
+ * work, not a duplicate). `digests` holds `DIGEST_BYTES` (8) bytes per op_id, in the order
+ * of `opIds`, which is increasing.
+ */
+export interface EntryDigests {
+  opIds: number[];
+  digests: Uint8Array;
+}
+
+/**
+ * How many op_ids below a client's ledger keep their digests, at least: a client restored
+ * to a backup older than that many of its entries has the older rewound ones skipped as
+ * duplicates (see the README).
+ */
+export const DIGEST_RETENTION = 100_000;
 
 /** A row of `writepath_rejections`. */
 export interface RejectionRecord {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource } from '../core/table-facts.ts';
-import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
+import { DIGEST_RETENTION, type AuthContext, type Store, type StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import type { FastApplyOptions } from './fast-apply.ts';
 import { RowLevelSecurity } from './row-level-security.ts';
@@ -20,6 +20,8 @@ export interface PgStoreOptions {
   role?: string;
   /** Options of the set-based fast path, or false to apply everything entry by entry. */
   fastPath?: FastApplyOptions | false;
+  /** Op_ids below a client's ledger whose digests are kept, at least (default `DIGEST_RETENTION`). */
+  digestRetention?: number;
 }
 
 /** The Store for Postgres, on one pg pool. */
@@ -39,6 +41,7 @@ export class PgStore implements Store {
     private readonly connection: pg.ClientConfig,
     private readonly rls: RowLevelSecurity | undefined,
     private readonly fastPath: FastApplyOptions | false,
+    private readonly digestRetention: number,
   ) {}
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
@@ -57,7 +60,8 @@ export class PgStore implements Store {
     // uncaught 'error' event and crash the process. Its running query fails all the same,
     // the client is marked unusable and is dropped on release.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const store = new PgStore(pool, connection, options.role ? new RowLevelSecurity(options.role) : undefined, options.fastPath ?? {});
+    const rls = options.role ? new RowLevelSecurity(options.role) : undefined;
+    const store = new PgStore(pool, connection, rls, options.fastPath ?? {}, options.digestRetention ?? DIGEST_RETENTION);
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -122,7 +126,7 @@ export class PgStore implements Store {
     }
     let broken: Error | undefined;
     try {
-      const tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls);
+      const tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls, this.digestRetention);
       const result = await work(tx);
       await tx.commit();
       return result;

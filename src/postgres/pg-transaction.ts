@@ -2,8 +2,9 @@ import type pg from 'pg';
 import type { ClientTransaction, Operation } from '../core/operation.ts';
 import type { RowsById } from '../core/row-reader.ts';
 import type { TableInfo } from '../core/schema.ts';
-import type { AuthContext, RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
+import type { AuthContext, EntryDigests, RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
+import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
 import { applyExact } from './exact-apply.ts';
 import { applyPlanned, PART_ENTRIES, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
 import { readRows } from './read-rows.ts';
@@ -12,13 +13,16 @@ import { advanceLedgerSql, insertRejections, lockLedgerSql } from './server-tabl
 
 /**
  * One batch's database transaction on a pooled connection, in as few round trips as the
- * protocol allows: BEGIN goes out with the ledger lock, the ledger's new position with the
- * COMMIT (a clean batch on the fast path: three round trips in all). Round trips, not rows,
- * are what small batches cost.
+ * protocol allows: BEGIN goes out with the ledger lock, the ledger's new position and the
+ * batch's digests with the COMMIT (a clean batch on the fast path: three round trips in all).
+ * Round trips, not rows, are what small batches cost.
  */
 export class PgTransaction implements StoreTransaction {
   private begun = false;
+  /** The ledger position as locked, then as advanced. */
+  private position = 0;
   private ledger: { userId: string; clientId: string; lastOpId: number } | undefined;
+  private digests: { userId: string; clientId: string; record: EntryDigests } | undefined;
 
   constructor(
     private readonly client: pg.ClientBase,
@@ -28,15 +32,28 @@ export class PgTransaction implements StoreTransaction {
     private readonly auth: AuthContext,
     /** RLS mode: the configured tables are written under the app's role. */
     private readonly rls: RowLevelSecurity | undefined,
+    /** Op_ids below the ledger whose digests are kept, at least. */
+    private readonly digestRetention: number,
   ) {}
 
   async lockLedger(userId: string, clientId: string): Promise<number> {
     const result = await this.script(lockLedgerSql(userId, clientId));
-    return Number(result.rows[0]!.last_op_id);
+    this.position = Number(result.rows[0]!.last_op_id);
+    return this.position;
   }
 
   async advanceLedger(userId: string, clientId: string, lastOpId: number): Promise<void> {
     this.ledger = { userId, clientId, lastOpId };
+    this.position = Math.max(this.position, lastOpId);
+  }
+
+  async readDigests(userId: string, clientId: string, fromOpId: number, toOpId: number): Promise<EntryDigests[]> {
+    await this.begin();
+    return readDigestRows(this.client, userId, clientId, fromOpId, toOpId);
+  }
+
+  async recordDigests(userId: string, clientId: string, record: EntryDigests): Promise<void> {
+    if (record.opIds.length > 0) this.digests = { userId, clientId, record };
   }
 
   async apply(transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]> {
@@ -72,11 +89,16 @@ export class PgTransaction implements StoreTransaction {
     await insertRejections(this.client, rows);
   }
 
-  /** Commits, moving the ledger in the same round trip. */
+  /** Commits, moving the ledger and recording the digests in the same round trip. */
   async commit(): Promise<void> {
     if (!this.begun) return;
-    const ledger = this.ledger;
-    await this.client.query(`${ledger ? `${advanceLedgerSql(ledger.userId, ledger.clientId, ledger.lastOpId)};\n` : ''}COMMIT`);
+    const { ledger, digests } = this;
+    const statements = [
+      ledger && advanceLedgerSql(ledger.userId, ledger.clientId, ledger.lastOpId),
+      digests && recordDigestsSql(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention),
+      'COMMIT',
+    ];
+    await this.client.query(statements.filter(Boolean).join(';\n'));
   }
 
   private async begin(): Promise<void> {

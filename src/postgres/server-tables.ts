@@ -3,8 +3,10 @@ import type { RejectionRecord } from '../core/store.ts';
 import { literal } from './sql.ts';
 
 /**
- * The server's own tables: the exactly-once ledger and the rejections table
- * (PROTOCOL.md sections 2.2 and 4). Created at start when missing.
+ * The server's own tables: the exactly-once ledger, the digests of processed entries that
+ * tell a restored client's rewound op_ids from retries, and the rejections table
+ * (PROTOCOL.md sections 2.2 and 4). Created at start when missing; every statement is
+ * idempotent, so a database made by an earlier version gets the tables it lacks.
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS writepath_ledger (
@@ -32,6 +34,20 @@ CREATE TABLE IF NOT EXISTS writepath_rejections (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS writepath_rejections_user_id ON writepath_rejections (user_id);
+-- One row per batch (see digest-sql.ts): op_ids NULL when they are first_op_id..last_op_id
+-- without gaps. The key serves the range reads and the pruning, and lets a publication
+-- FOR ALL TABLES (PowerSync's usual setup) replicate the prune's deletes.
+CREATE TABLE IF NOT EXISTS writepath_digests (
+  id bigint GENERATED ALWAYS AS IDENTITY,
+  user_id text NOT NULL,
+  client_id text NOT NULL,
+  first_op_id bigint NOT NULL,
+  last_op_id bigint NOT NULL,
+  op_ids bytea,
+  digests bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, client_id, last_op_id, id)
+);
 `;
 
 /** Any constant, so that instances starting together create the tables one at a time. */
@@ -44,7 +60,7 @@ export async function ensureServerTables(pool: pg.Pool): Promise<void> {
     // schema (the default on `public` since Postgres 15) and own none of them.
     const existing = await client.query<{ ready: boolean }>(
       `SELECT to_regclass('writepath_ledger') IS NOT NULL AND to_regclass('writepath_rejections') IS NOT NULL
-          AND to_regclass('writepath_rejections_user_id') IS NOT NULL AS ready`,
+          AND to_regclass('writepath_rejections_user_id') IS NOT NULL AND to_regclass('writepath_digests') IS NOT NULL AS ready`,
     );
     if (existing.rows[0]?.ready) return;
     await client.query('BEGIN');
@@ -53,6 +69,13 @@ export async function ensureServerTables(pool: pg.Pool): Promise<void> {
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
+    // Tables made by a migration for an earlier version lack the ones added since.
+    if ((error as { code?: string }).code === '42501') {
+      throw new Error(
+        `the server's tables (writepath_ledger, writepath_rejections, writepath_digests) are missing in part and its role may not create them (${(error as Error).message}): create them by migration, the DDL is in src/postgres/server-tables.ts`,
+        { cause: error },
+      );
+    }
     throw error;
   } finally {
     client.release();

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
-import { processBatch } from '../core/process-batch.ts';
+import { processBatch, type RewindEvent } from '../core/process-batch.ts';
 import type { BatchResponse } from '../protocol/response.ts';
 import { isObject, parseBatchRequest, type BatchRequest } from '../protocol/wire.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
@@ -22,7 +22,7 @@ export interface BatchRouteHandlers {
 export type BatchEndpoint = (parse: ParseBatch) => BatchRouteHandlers;
 
 export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: Lifecycle): BatchEndpoint {
-  const { config, store, rules, authenticate, hooks } = options;
+  const { config, store, rules, authenticate, hooks, onRewind } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
   return (parse) => ({
     onRequest: async (request) => {
@@ -43,9 +43,34 @@ export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: 
       const batch = parse(body);
       const auth = request.auth!;
       limiter?.take(auth.userId);
-      return processBatch({ store, rules, hooks, onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook failed') }, batch, auth);
+      return processBatch(
+        {
+          store,
+          rules,
+          hooks,
+          onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook or onRewind failed'),
+          onRewind: (event) => {
+            logRewind(request, event);
+            onRewind?.(event);
+          },
+        },
+        batch,
+        auth,
+      );
     },
   });
+}
+
+/**
+ * A restored client is worth an operator's look (PROTOCOL.md 2.2): its rewound entries were
+ * applied as new work. The op_ids are summed up, a batch may hold thousands.
+ */
+function logRewind(request: FastifyRequest, event: RewindEvent): void {
+  const { userId, clientId, opIds } = event;
+  request.log.warn(
+    { user_id: userId, client_id: clientId, rewound: opIds.length, first_op_id: opIds[0], last_op_id: opIds[opIds.length - 1] },
+    'client database restored from a backup: entries at or below the ledger with new content were processed as new',
+  );
 }
 
 export function unsupportedMediaType(): WritepathError {

@@ -3,6 +3,7 @@ import type { Authenticate } from '../auth/authenticate.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { serverError, WritepathError } from '../core/errors.ts';
 import type { Hooks } from '../core/hooks.ts';
+import type { RewindEvent } from '../core/process-batch.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
@@ -17,6 +18,8 @@ export interface WritepathPluginOptions {
   authenticate: Authenticate;
   /** Library mode: custom logic around the entries. */
   hooks?: Hooks;
+  /** Told of every restored client's rewound entries, after the commit (the route also logs them at warn). */
+  onRewind?: (event: RewindEvent) => void;
 }
 
 declare module 'fastify' {

@@ -1,0 +1,103 @@
+import type { RawEntry } from '../protocol/wire.ts';
+
+/** Bytes of one entry's digest. */
+export const DIGEST_BYTES = 8;
+
+/**
+ * 64-bit digests of entries' content, `DIGEST_BYTES` each in entry order: everything the
+ * entry says but its `op_id` (`tx_id`, `op`, `type`, `id`, `data`, `old`, `metadata`), so a
+ * retry of an entry has the digest it had, and a restored client's new entry under an old
+ * op_id almost surely another one (PROTOCOL.md 2.2).
+ *
+ * Stored digests are compared with these in later requests, possibly by another version of
+ * the server: changing this function in any way makes every stored digest differ, so
+ * retries would be applied again. It must stay as it is, or stored digests must be dropped
+ * (treated as missing) when it changes.
+ *
+ * It walks the parsed JSON instead of hashing JSON text: no string is built (0.4 µs an entry
+ * here, against 1.5-2.2 µs for md5/sha1 over JSON.stringify; see the README). It is not a
+ * cryptographic hash, and needs not be: a client can only make its own entries collide, and a
+ * collision only makes its own new entry pass for a duplicate. Key order counts: a client
+ * sends an entry the same way every time (the SDKs parse it from the same stored text).
+ */
+export function digestEntries(entries: readonly RawEntry[]): Uint8Array {
+  const out = new Uint8Array(entries.length * DIGEST_BYTES);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < entries.length; i++) {
+    const f = entries[i]!.fields;
+    a = SEED_A;
+    b = SEED_B;
+    value(f.tx_id);
+    value(f.op);
+    value(f.type);
+    value(f.id);
+    value(f.data);
+    value(f.old);
+    value(f.metadata);
+    // Final mix, so that the lanes' last characters reach every bit.
+    let x = a ^ (a >>> 16);
+    x = Math.imul(x, 0x85ebca6b) ^ b;
+    let y = Math.imul(b ^ (b >>> 13), 0xc2b2ae35);
+    y ^= x >>> 16;
+    view.setUint32(i * DIGEST_BYTES, x >>> 0);
+    view.setUint32(i * DIGEST_BYTES + 4, y >>> 0);
+  }
+  return out;
+}
+
+/** Whether the digest at `i` of `left` equals the one at `j` of `right`. */
+export function sameDigest(left: Uint8Array, i: number, right: Uint8Array, j: number): boolean {
+  const l = i * DIGEST_BYTES;
+  const r = j * DIGEST_BYTES;
+  for (let k = 0; k < DIGEST_BYTES; k++) if (left[l + k] !== right[r + k]) return false;
+  return true;
+}
+
+// Two 32-bit lanes with different multipliers make the 64 bits; module state rather than
+// a closure or an object per entry keeps the walk free of allocations.
+const SEED_A = 0x811c9dc5;
+const SEED_B = 0x9e3779b9;
+let a = SEED_A;
+let b = SEED_B;
+
+function mix(unit: number): void {
+  a = Math.imul(a ^ unit, 0x01000193);
+  b = Math.imul(b ^ unit, 0x5bd1e995);
+  b ^= b >>> 15;
+}
+
+function text(s: string): void {
+  mix(s.length);
+  for (let k = 0; k < s.length; k++) mix(s.charCodeAt(k));
+}
+
+// Explicit byte order: the digest must be the same on every machine that reads it back.
+const numberView = new DataView(new ArrayBuffer(8));
+
+/** Each kind of value gets its own tag, so `1`, `"1"` and `[1]` differ. */
+function value(v: unknown): void {
+  if (typeof v === 'string') {
+    mix(1);
+    text(v);
+  } else if (typeof v === 'number') {
+    mix(2);
+    numberView.setFloat64(0, v, true);
+    mix(numberView.getUint32(0, true));
+    mix(numberView.getUint32(4, true));
+  } else if (v === null) mix(3);
+  else if (v === undefined) mix(4);
+  else if (typeof v === 'boolean') mix(v ? 5 : 6);
+  else if (Array.isArray(v)) {
+    mix(7);
+    mix(v.length);
+    for (const item of v) value(item);
+  } else if (typeof v === 'object') {
+    mix(8);
+    const record = v as Record<string, unknown>;
+    for (const key in record) {
+      text(key);
+      value(record[key]);
+    }
+    mix(9);
+  } else mix(10);
+}
