@@ -31,7 +31,7 @@ export class PgAdmin implements AdminStore {
     if (query.code !== undefined) add((n) => `code = $${n}`, query.code);
     if (query.before !== undefined) {
       const cursor = parseCursor(query.before);
-      add((n) => `(created_at, id) < ($${n}::timestamptz, $${n + 1}::uuid)`, cursor.createdAt, cursor.id);
+      add((n) => `(created_at, op_id, id) < ($${n}::timestamptz, $${n + 1}::bigint, $${n + 2}::uuid)`, cursor.createdAt, cursor.opId, cursor.id);
     }
     // One more than asked: whether there is a next page, without a count.
     params.push(query.limit + 1);
@@ -39,7 +39,7 @@ export class PgAdmin implements AdminStore {
       `SELECT id::text, user_id, client_id, op_id, tx_id, op, type, row_id, code, column_name, message, data, old, metadata,
          ${utcText('created_at')} AS created_at
        FROM writepath_rejections ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+       ORDER BY created_at DESC, op_id DESC, id DESC LIMIT $${params.length}`,
       params,
     );
     const page = rows.slice(0, query.limit).map(toStoredRejection);
@@ -86,17 +86,20 @@ function toStoredRejection(row: RejectionRow): StoredRejection {
   return { ...row, op_id: Number(row.op_id), tx_id: row.tx_id === null ? null : Number(row.tx_id) };
 }
 
-/** The position after a rejection, newest first: its time to the microsecond and its id. */
+/**
+ * The position after a rejection in the listing's order: its time to the microsecond (all
+ * rejections of a batch share it), its op_id (the latest entry first) and its id.
+ */
 function cursorOf(row: StoredRejection): string {
-  return Buffer.from(`${row.created_at}|${row.id}`).toString('base64url');
+  return Buffer.from(`${row.created_at}|${row.op_id}|${row.id}`).toString('base64url');
 }
 
-function parseCursor(cursor: string): { createdAt: string; id: string } {
-  const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !createdAt || !id || !ISO_MICROS.test(createdAt) || !UUID.test(id)) {
+function parseCursor(cursor: string): { createdAt: string; opId: string; id: string } {
+  const [createdAt, opId, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (rest.length > 0 || !createdAt || !opId || !id || !ISO_MICROS.test(createdAt) || !/^-?\d{1,19}$/.test(opId) || !UUID.test(id)) {
     throw invalidCursor();
   }
-  return { createdAt, id };
+  return { createdAt, opId, id };
 }
 
 function invalidCursor(): WritepathError {

@@ -41,7 +41,7 @@ export interface Lifecycle {
 export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async (app, options) => {
   const lifecycle: Lifecycle = { closing: false };
   const { store } = options;
-  const metrics = options.metrics ?? new WritepathMetrics({ pool: () => store.poolStats?.() });
+  const metrics = options.metrics ?? new WritepathMetrics({ pool: store.poolStats && (() => store.poolStats!()) });
   // preClose runs when close() starts, before in-flight requests finish; from then on new
   // batches are refused and every response closes its connection, so no idle keep-alive
   // connection holds the process open.
