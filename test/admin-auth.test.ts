@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneList, postWithAuthorization } from './support/auth-requests.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -8,8 +9,22 @@ const ADMIN_PATHS = ['/metrics', '/dashboard', '/admin/rejections', '/admin/clie
 let withoutToken: TestServer;
 let server: TestServer;
 
+const logs = { withoutToken: [] as string[], withToken: [] as string[] };
+function capture(into: string[]) {
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      into.push(String(chunk));
+      done();
+    },
+  });
+  return { level: 'trace', stream };
+}
+
 beforeAll(async () => {
-  [withoutToken, server] = await Promise.all([startTestServer(), startTestServer({ config: { admin: { token: ADMIN_TOKEN } } })]);
+  [withoutToken, server] = await Promise.all([
+    startTestServer({ logger: capture(logs.withoutToken) }),
+    startTestServer({ logger: capture(logs.withToken), config: { admin: { token: ADMIN_TOKEN } } }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([withoutToken?.close(), server?.close()]);
@@ -28,6 +43,16 @@ async function get(base: TestServer, path: string, authorization?: string) {
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('start-up log', () => {
+  it('says whether the admin endpoints are on, and never holds the token', async () => {
+    expect(logs.withoutToken.join('')).toContain('admin.token is not set: /metrics, /dashboard and /admin/* are disabled (404)');
+    expect(logs.withToken.join('')).toContain('admin.token is set');
+    await get(server, '/metrics', `Bearer ${ADMIN_TOKEN}x`);
+    await get(server, '/dashboard', basic('admin', ADMIN_TOKEN));
+    expect(logs.withToken.join('')).not.toContain(ADMIN_TOKEN);
+  });
+});
 
 describe('without admin.token', () => {
   it('answers 404 on every admin path, whatever the credential', async () => {
