@@ -74,8 +74,8 @@ describe('with admin.token', () => {
         status: 401,
         body: { error: { code: 'admin_token_missing', message: expect.stringContaining('admin.token') } },
       });
-      const scheme = path === '/dashboard' ? 'Basic' : 'Bearer';
-      expect(answer.headers.get('www-authenticate')).toBe(`${scheme} realm="writepath", charset="UTF-8"`);
+      const challenge = path === '/dashboard' ? 'Basic realm="writepath", charset="UTF-8"' : 'Bearer realm="writepath"';
+      expect(answer.headers.get('www-authenticate')).toBe(challenge);
     }
   });
 
@@ -87,6 +87,15 @@ describe('with admin.token', () => {
         const answer = await get(server, path, authorization);
         expect({ path, authorization, status: answer.status, code: answer.body.error?.code }).toEqual({ path, authorization, status: 401, code: 'admin_token_invalid' });
       }
+    }
+  });
+
+  it('guards the HEAD routes fastify adds as well', async () => {
+    for (const path of ADMIN_PATHS) {
+      const head = await fetch(`${server.url}${path}`, { method: 'HEAD' });
+      expect({ path, status: head.status }).toEqual({ path, status: 401 });
+      const open = await fetch(`${server.url}${path}`, { method: 'HEAD', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect({ path, status: open.status }).toEqual({ path, status: 200 });
     }
   });
 

@@ -13,7 +13,8 @@ export const ADMIN_REALM = 'writepath';
  */
 export function adminGuard(adminToken: string, options: { basic: boolean }) {
   const expected = digest(adminToken);
-  const scheme = options.basic ? 'Basic' : 'Bearer';
+  // RFC 7617: charset tells the browser to send the password as UTF-8.
+  const challenge = options.basic ? `Basic realm="${ADMIN_REALM}", charset="UTF-8"` : `Bearer realm="${ADMIN_REALM}"`;
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const given = presentedToken(request.headers.authorization, options.basic);
     // Digests have one length whatever was sent, so the comparison takes the same time.
@@ -21,7 +22,7 @@ export function adminGuard(adminToken: string, options: { basic: boolean }) {
     const error = given === undefined ? missing(options.basic) : invalid();
     return reply
       .status(401)
-      .header('www-authenticate', `${scheme} realm="${ADMIN_REALM}", charset="UTF-8"`)
+      .header('www-authenticate', challenge)
       .header('cache-control', 'no-store')
       .send(error.toJSON());
   };

@@ -45,7 +45,7 @@ export function renderDashboard(data: DashboardData): string {
 <title>writepath</title><style>${raw(STYLE)}</style></head>
 <body>
 <h1>writepath</h1>
-<p class="muted">Counters since ${counters.startedAt.toISOString()} (this process); page made at ${data.now.toISOString()}.</p>
+<p class="muted">Counters since ${counters.startedAt.toISOString()} (this server instance); page made at ${data.now.toISOString()}.</p>
 ${counterTable('Batches by HTTP status', 'status', counters.batches)}
 ${counterTable('Entries by outcome', 'outcome', counters.entries)}
 ${counterTable('Rejected entries by code', 'code', counters.rejected)}

@@ -78,7 +78,7 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
   registerAdminRoutes(app, { token: adminToken, store, rules: options.rules, metrics });
   app.log.info(
     adminToken
-      ? 'admin.token is set: GET /metrics, /dashboard and /admin/* answer with it'
+      ? 'admin.token is set: /metrics, /dashboard and /admin/* are on, behind Authorization: Bearer <admin.token>'
       : 'admin.token is not set: /metrics, /dashboard and /admin/* are disabled (404)',
   );
 };
