@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneList, postWithAuthorization } from './support/auth-requests.ts';
+import { readAnswer } from './support/library.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const ADMIN_TOKEN = 'admin-token-for-the-tests-0123456789';
@@ -31,15 +32,7 @@ afterAll(async () => {
 });
 
 async function get(base: TestServer, path: string, authorization?: string) {
-  const response = await fetch(`${base.url}${path}`, { headers: authorization === undefined ? {} : { authorization } });
-  const text = await response.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // HTML or Prometheus text
-  }
-  return { status: response.status, headers: response.headers, body };
+  return readAnswer(await fetch(`${base.url}${path}`, { headers: authorization === undefined ? {} : { authorization } }));
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

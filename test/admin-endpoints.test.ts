@@ -4,6 +4,7 @@ import { configSchema } from '../src/config/schema.ts';
 import type { Store } from '../src/core/store.ts';
 import { buildApp } from '../src/server/app.ts';
 import { openWritepath } from '../src/server/open.ts';
+import { readAnswer } from './support/library.ts';
 import { sql } from './support/pg.ts';
 import { postBatch, startTestServer, TEST_SECRET, type TestServer } from './support/server.ts';
 
@@ -27,9 +28,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 async function get(path: string, headers: Record<string, string> = auth) {
-  const response = await fetch(`${server.url}${path}`, { headers });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
+  return readAnswer(await fetch(`${server.url}${path}`, { headers }));
 }
 
 describe('GET /admin/rejections', () => {
@@ -116,7 +115,7 @@ describe('GET /dashboard', () => {
   it('escapes what clients sent and forbids scripts', async () => {
     const hostile = { op_id: 1, op: 'PUT', type: '<script>alert(1)</script>', id: '"><img src=x>', data: {} };
     expect((await postBatch(server, await server.token('<b>u3</b>'), { client_id: randomUUID(), batch: [hostile] })).status).toBe(200);
-    const { status, headers, text } = await get('/dashboard');
+    const { status, headers, body: text } = await get('/dashboard');
     expect(status).toBe(200);
     expect(headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'/);
     expect(text).not.toContain('<script');
