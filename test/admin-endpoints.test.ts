@@ -5,7 +5,7 @@ import type { Store } from '../src/core/store.ts';
 import { buildApp } from '../src/server/app.ts';
 import { openWritepath } from '../src/server/open.ts';
 import { readAnswer } from './support/library.ts';
-import { sql } from './support/pg.ts';
+import { serverUrl, sql } from './support/pg.ts';
 import { postBatch, startTestServer, TEST_SECRET, type TestServer } from './support/server.ts';
 
 const ADMIN_TOKEN = 'endpoints-admin-token-0123456789';
@@ -125,6 +125,24 @@ describe('GET /dashboard', () => {
     expect(text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(text).toContain('&quot;&gt;&lt;img src=x&gt;');
     expect(text).toContain('<td>todos</td><td>todos</td><td>exact</td><td>apply: exact</td>');
+  });
+});
+
+describe('GET /dashboard with the database gone', () => {
+  it('still shows the counters, and says why the rejections are missing', async () => {
+    const doomed = await startTestServer({ config: { admin: { token: ADMIN_TOKEN } } });
+    try {
+      await postBatch(doomed, await doomed.token('u1'), { client_id: randomUUID(), batch: [{ op_id: 1, op: 'PUT', type: 'nope', id: 'r', data: {} }] });
+      const name = new URL(doomed.databaseUrl).pathname.slice(1);
+      await sql(serverUrl(), `DROP DATABASE ${name} WITH (FORCE)`);
+      const response = await fetch(`${doomed.url}/dashboard`, { headers: auth });
+      const text = await response.text();
+      expect(response.status).toBe(200);
+      expect(text).toContain('The rejections could not be read');
+      expect(text).toContain('<td>unknown_table</td><td class="n">1</td>');
+    } finally {
+      await doomed.close();
+    }
   });
 });
 

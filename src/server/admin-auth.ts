@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WritepathError } from '../core/errors.ts';
 
-export const ADMIN_REALM = 'writepath';
+const ADMIN_REALM = 'writepath';
 
 /**
  * The check in front of `/metrics`, `/dashboard` and `/admin/*`: `Authorization: Bearer
@@ -31,7 +31,8 @@ export function adminGuard(adminToken: string, options: { basic: boolean }) {
 /** The token of a Bearer (or, when allowed, Basic) Authorization header; undefined when there is none. */
 function presentedToken(header: string | undefined, basic: boolean): string | undefined {
   if (!header) return undefined;
-  const bearer = /^Bearer +(\S+) *$/i.exec(header);
+  // Whatever follows the scheme, so that any configured token (spaces included) matches.
+  const bearer = /^Bearer +(.+?) *$/i.exec(header);
   if (bearer) return bearer[1];
   const credentials = basic ? /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header) : null;
   if (credentials) {

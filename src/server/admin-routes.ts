@@ -6,7 +6,7 @@ import { exactPathReason } from '../core/table-facts.ts';
 import { REJECTION_CODES } from '../protocol/response.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { adminGuard } from './admin-auth.ts';
-import { DASHBOARD_CSP, renderDashboard, type TableSummary } from './dashboard.ts';
+import { DASHBOARD_CSP, renderDashboard, type DashboardData, type TableSummary } from './dashboard.ts';
 import type { WritepathMetrics } from './metrics.ts';
 import { ADMIN_PATHS } from './route-paths.ts';
 
@@ -66,8 +66,7 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRouteOpt
   });
 
   app.get(ADMIN_PATHS.dashboard, { onRequest: adminGuard(token, { basic: true }) }, async (_request, reply) => {
-    const recent = store.admin ? (await store.admin.rejections({ limit: DASHBOARD_REJECTIONS })).rejections : undefined;
-    const html = renderDashboard({ now: new Date(), counters: await metrics.snapshot(), rejections: recent, tables: tableSummaries(store, rules) });
+    const html = renderDashboard({ now: new Date(), counters: await metrics.snapshot(), rejections: await recentRejections(store), tables: tableSummaries(store, rules) });
     reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', DASHBOARD_CSP)
@@ -78,8 +77,21 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRouteOpt
   });
 }
 
+/**
+ * What the dashboard lists as recent rejections. The counters come from memory, so the page
+ * still shows them while the database is down: that is when an operator looks.
+ */
+async function recentRejections(store: Store): Promise<DashboardData['rejections']> {
+  if (!store.admin) return { unavailable: "This database's Store does not offer the admin queries yet." };
+  try {
+    return (await store.admin.rejections({ limit: DASHBOARD_REJECTIONS })).rejections;
+  } catch (error) {
+    return { unavailable: `The rejections could not be read: ${error instanceof WritepathError ? error.message : 'unexpected error'}.` };
+  }
+}
+
 /** The configured tables and the path each takes when nothing in a batch forces the exact one. */
-export function tableSummaries(store: Store, rules: TableRules): TableSummary[] {
+function tableSummaries(store: Store, rules: TableRules): TableSummary[] {
   return rules.all().map((rule) => {
     const table = store.findTable(rule.dbTable);
     const facts = table ? store.admin?.tableFacts?.(table) : undefined;

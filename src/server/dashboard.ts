@@ -14,8 +14,8 @@ export interface TableSummary {
 export interface DashboardData {
   now: Date;
   counters: MetricsSnapshot;
-  /** Newest first; undefined when the Store has no admin queries. */
-  rejections: StoredRejection[] | undefined;
+  /** Newest first; or why there are none to show. */
+  rejections: StoredRejection[] | { unavailable: string };
   tables: TableSummary[];
 }
 
@@ -76,8 +76,8 @@ function tablesTable(tables: TableSummary[]) {
   )}</table>`;
 }
 
-function rejectionsTable(rejections: StoredRejection[] | undefined) {
-  if (!rejections) return html`<p class="muted">This database's Store does not offer the admin queries yet.</p>`;
+function rejectionsTable(rejections: DashboardData['rejections']) {
+  if (!Array.isArray(rejections)) return html`<p class="muted">${rejections.unavailable}</p>`;
   if (rejections.length === 0) return html`<p class="muted">None stored.</p>`;
   return html`<table><tr><th>time</th><th>user</th><th>client</th><th>op_id</th><th>op</th><th>type</th><th>row id</th><th>code</th><th>column</th><th>message</th></tr>${rejections.map(
     (r) =>
@@ -110,6 +110,6 @@ function render(value: unknown): string {
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
