@@ -24,8 +24,8 @@ export interface MetricsSnapshot {
  * statuses, outcomes, rejection and error codes), never users, clients or client tables.
  *
  * @example
- * const metrics = new WritepathMetrics({ pool: () => store.poolStats?.() });
- * processBatch({ ...engine, onRewind: metrics.onRewind }, batch, auth);
+ * const metrics = new WritepathMetrics({ pool: () => store.poolStats() });
+ * detector.onRewind = metrics.onRewind; // wherever rewinds are reported
  * reply.type(metrics.contentType).send(await metrics.text());
  */
 export class WritepathMetrics {
