@@ -1,3 +1,4 @@
+import type { AdminStore, PoolStats } from './admin-store.ts';
 import type { ClientTransaction, EntryProblem, Operation } from './operation.ts';
 import type { ReadRows } from './row-reader.ts';
 import type { TableInfo } from './schema.ts';
@@ -23,6 +24,14 @@ export interface Store {
   /** Whether the database answers now (for `GET /ready`). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Optional capability: the read-only queries of the admin endpoints and the dashboard
+   * (see `admin-store.ts`). Without it `/admin/*` answers 501 and the dashboard shows no
+   * rejections; batches are not affected.
+   */
+  readonly admin?: AdminStore;
+  /** Optional: the connection pool's figures, exported by `/metrics` when present. */
+  poolStats?(): PoolStats;
 }
 
 /** Who sends the batch, from the verified token. */

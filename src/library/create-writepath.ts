@@ -53,7 +53,8 @@ export interface Writepath {
   ready(): Promise<void>;
   /**
    * A web-standard handler: `POST {basePath}/api/data`, `GET {basePath}/health` and
-   * `GET {basePath}/ready`; anything else is a 404. Bound: pass it around as it is.
+   * `GET {basePath}/ready` (with `admin.token`, also `/metrics`, `/dashboard` and
+   * `/admin/*`); anything else is a 404. Bound: pass it around as it is.
    *
    * @example
    * // app/api/data/route.ts (Next.js)

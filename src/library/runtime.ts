@@ -8,9 +8,10 @@ import { createHostApp, notFound } from '../server/app.ts';
 import type { Hooks } from '../core/hooks.ts';
 import { openWritepath, StartupError, type OpenedWritepath } from '../server/open.ts';
 import { writepathPlugin } from '../server/plugin.ts';
-import { ROUTE_PATHS } from '../server/route-paths.ts';
+import { ADMIN_PATHS, ROUTE_PATHS } from '../server/route-paths.ts';
 
 const WRITEPATH_PATHS: ReadonlySet<string> = new Set(Object.values(ROUTE_PATHS));
+const ADMIN: ReadonlySet<string> = new Set(Object.values(ADMIN_PATHS));
 
 /** A request as the adapters hand it over: `url` is the path (and query) below the mount point. */
 export interface RuntimeRequest {
@@ -52,9 +53,9 @@ export class Runtime {
     private readonly hooks?: Hooks,
   ) {}
 
-  /** Whether a path below the mount point is one of writepath's. */
+  /** Whether a path below the mount point is one of writepath's; the admin paths only with `admin.token`. */
   servesPath(path: string): boolean {
-    return WRITEPATH_PATHS.has(path);
+    return WRITEPATH_PATHS.has(path) || (this.config.admin.token !== undefined && ADMIN.has(path));
   }
 
   /**

@@ -2,10 +2,12 @@ import pg from 'pg';
 import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { DIGEST_RETENTION, type AuthContext, type Store, type StoreTransaction } from '../core/store.ts';
+import type { PoolStats } from '../core/admin-store.ts';
 import { toBatchError } from './error-map.ts';
 import type { FastApplyOptions } from './fast-apply.ts';
 import { RowLevelSecurity } from './row-level-security.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
+import { PgAdmin } from './pg-admin.ts';
 import { pgFactsSource } from './pg-facts.ts';
 import { PgTransaction } from './pg-transaction.ts';
 import { ensureServerTables } from './server-tables.ts';
@@ -35,6 +37,8 @@ export class PgStore implements Store {
   /** The schema read in progress, and the one queued behind it (see refreshSchema). */
   private reading: Promise<void> | undefined;
   private nextRead: Promise<void> | undefined;
+  /** The admin endpoints' queries (an optional Store capability). */
+  readonly admin: PgAdmin;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -42,7 +46,9 @@ export class PgStore implements Store {
     private readonly rls: RowLevelSecurity | undefined,
     private readonly fastPath: FastApplyOptions | false,
     private readonly digestRetention: number,
-  ) {}
+  ) {
+    this.admin = new PgAdmin(pool, () => this.facts);
+  }
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
   static async open(options: PgStoreOptions): Promise<PgStore> {
@@ -151,6 +157,10 @@ export class PgStore implements Store {
     } catch {
       return false;
     }
+  }
+
+  poolStats(): PoolStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   async close(): Promise<void> {

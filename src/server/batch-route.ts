@@ -4,6 +4,7 @@ import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
 import { processBatch, type RewindEvent } from '../core/process-batch.ts';
 import type { BatchResponse } from '../protocol/response.ts';
 import { isObject, parseBatchRequest, type BatchRequest } from '../protocol/wire.ts';
+import type { WritepathMetrics } from './metrics.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { readBody } from './read-body.ts';
@@ -16,12 +17,13 @@ export type ParseBatch = (body: unknown) => BatchRequest;
 export interface BatchRouteHandlers {
   onRequest: (request: FastifyRequest) => Promise<void>;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<BatchResponse>;
+  onResponse: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 /** Makes the handlers of a batch route for a body format; every route made by one endpoint shares its rate limit. */
 export type BatchEndpoint = (parse: ParseBatch) => BatchRouteHandlers;
 
-export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: Lifecycle): BatchEndpoint {
+export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: Lifecycle, metrics: WritepathMetrics): BatchEndpoint {
   const { config, store, rules, authenticate, hooks, onRewind } = options;
   const limiter = config.server.rate_limit ? new RateLimiter(config.server.rate_limit.per_user_per_minute) : undefined;
   return (parse) => ({
@@ -30,35 +32,50 @@ export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: 
       request.auth = await authenticate(request.headers.authorization);
     },
     handler: async (request) => {
-      // Without a content type and a body no parser runs: nothing says the body is JSON.
-      if (!isStream(request.body)) throw unsupportedMediaType();
-      const body = await readJson(request.body, request.headers['content-encoding'], config.server.max_body_bytes);
-      if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
-        throw new WritepathError({
-          code: 'too_many_operations',
-          status: 413,
-          message: `the batch has ${body.batch.length} entries, over the limit of ${config.server.max_batch_ops} (server.max_batch_ops); send fewer transactions per request`,
-        });
+      const done = metrics.batchStarted();
+      try {
+        const result = await handleBatch(request, parse);
+        metrics.batchProcessed(result);
+        return result;
+      } finally {
+        done();
       }
-      const batch = parse(body);
-      const auth = request.auth!;
-      limiter?.take(auth.userId);
-      return processBatch(
-        {
-          store,
-          rules,
-          hooks,
-          onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook or onRewind failed'),
-          onRewind: (event) => {
-            logRewind(request, event);
-            onRewind?.(event);
-          },
-        },
-        batch,
-        auth,
-      );
+    },
+    onResponse: async (_request, reply) => {
+      metrics.batchAnswered(reply.statusCode, reply.elapsedTime / 1000);
     },
   });
+
+  async function handleBatch(request: FastifyRequest, parse: ParseBatch): Promise<BatchResponse> {
+    // Without a content type and a body no parser runs: nothing says the body is JSON.
+    if (!isStream(request.body)) throw unsupportedMediaType();
+    const body = await readJson(request.body, request.headers['content-encoding'], config.server.max_body_bytes, (bytes) => metrics.bodyRead(bytes));
+    if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
+      throw new WritepathError({
+        code: 'too_many_operations',
+        status: 413,
+        message: `the batch has ${body.batch.length} entries, over the limit of ${config.server.max_batch_ops} (server.max_batch_ops); send fewer transactions per request`,
+      });
+    }
+    const batch = parse(body);
+    const auth = request.auth!;
+    limiter?.take(auth.userId);
+    return processBatch(
+      {
+        store,
+        rules,
+        hooks,
+        onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook or onRewind failed'),
+        onRewind: (event) => {
+          logRewind(request, event);
+          metrics.onRewind();
+          onRewind?.(event);
+        },
+      },
+      batch,
+      auth,
+    );
+  }
 }
 
 /**
@@ -87,8 +104,9 @@ export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint
 }
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
-export async function readJson(stream: Readable, encoding: string | undefined, maxBytes: number): Promise<unknown> {
+export async function readJson(stream: Readable, encoding: string | undefined, maxBytes: number, onRead?: (bytes: number) => void): Promise<unknown> {
   const raw = await readBody(stream, encoding, maxBytes);
+  onRead?.(raw.length);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {

@@ -6,9 +6,11 @@ import type { Hooks } from '../core/hooks.ts';
 import type { RewindEvent } from '../core/process-batch.ts';
 import type { AuthContext, Store } from '../core/store.ts';
 import type { TableRules } from '../rules/table-rules.ts';
+import { registerAdminRoutes } from './admin-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import { createBatchEndpoint, registerBatchRoute, unsupportedMediaType } from './batch-route.ts';
 import { parseBatchOrDemo, registerDemoRoutes } from './demo-routes.ts';
+import { WritepathMetrics } from './metrics.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
 
 export interface WritepathPluginOptions {
@@ -20,6 +22,8 @@ export interface WritepathPluginOptions {
   hooks?: Hooks;
   /** Told of every restored client's rewound entries, after the commit (the route also logs them at warn). */
   onRewind?: (event: RewindEvent) => void;
+  /** The series of `/metrics`; absent, the plugin makes its own (one registry per instance). */
+  metrics?: WritepathMetrics;
 }
 
 declare module 'fastify' {
@@ -39,6 +43,8 @@ export interface Lifecycle {
  */
 export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async (app, options) => {
   const lifecycle: Lifecycle = { closing: false };
+  const { store } = options;
+  const metrics = options.metrics ?? new WritepathMetrics({ pool: store.poolStats && (() => store.poolStats!()) });
   // preClose runs when close() starts, before in-flight requests finish; from then on new
   // batches are refused and every response closes its connection, so no idle keep-alive
   // connection holds the process open.
@@ -55,13 +61,15 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
   app.addContentTypeParser('application/json', (_request, payload, done) => done(null, payload));
   app.setErrorHandler((error, request, reply) => {
     const known = toWritepathError(error);
-    if (known.status >= 500) request.log.error({ err: known.cause ?? known }, known.message);
+    // 501: a capability the Store does not have (the admin queries), nothing broken.
+    if (known.status >= 500 && known.status !== 501) request.log.error({ err: known.cause ?? known }, known.message);
+    if (known.status === 503) metrics.answeredUnavailable(known.code);
     if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
     reply.status(known.status).send(known.toJSON());
   });
 
   registerHealthRoutes(app, options.store, lifecycle);
-  const endpoint = createBatchEndpoint(options, lifecycle);
+  const endpoint = createBatchEndpoint(options, lifecycle, metrics);
   if (options.config.compat.demo_routes) {
     registerBatchRoute(app, endpoint, parseBatchOrDemo);
     registerDemoRoutes(app, endpoint);
@@ -69,6 +77,13 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
     registerBatchRoute(app, endpoint);
   }
   registerAuthRoutes(app, options);
+  const adminToken = options.config.admin.token;
+  registerAdminRoutes(app, { token: adminToken, store, rules: options.rules, metrics });
+  app.log.info(
+    adminToken
+      ? 'admin.token is set: /metrics, /dashboard and /admin/* are on, behind Authorization: Bearer <admin.token>'
+      : 'admin.token is not set: /metrics, /dashboard and /admin/* are disabled (404)',
+  );
 };
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
