@@ -95,6 +95,16 @@ describe('GET /metrics', () => {
     expect(sample((await scrape(other)).text, 'writepath_entries_total{outcome="applied"}')).toBe(1);
     expect(sample((await scrape(server)).text, 'writepath_entries_total{outcome="applied"}')).toBe(3);
   });
+
+  it('counts the entries of a restored client in writepath_rewinds_total', async () => {
+    const token = await server.token('u3');
+    const clientId = randomUUID();
+    const before = sample((await scrape(server)).text, 'writepath_rewinds_total')!;
+    expect((await postBatch(server, token, { client_id: clientId, batch: [list(1), list(2)] })).body).toMatchObject({ applied: 2 });
+    // A backup taken at op 1, restored: op 2 comes again with other content.
+    expect((await postBatch(server, token, { client_id: clientId, batch: [list(2, { name: 'after restore' })] })).body).toMatchObject({ applied: 1, duplicates: 0 });
+    expect(sample((await scrape(server)).text, 'writepath_rewinds_total')).toBe(before + 1);
+  });
 });
 
 describe('library mode', () => {
