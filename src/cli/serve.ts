@@ -2,15 +2,15 @@ import { devTokenIssuer } from '../auth/dev-tokens.ts';
 import { loadConfig } from '../config/load.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import { startPlayground, type Playground } from '../playground/playground.ts';
+import { heapGuard } from '../server/heap-guard.ts';
 import { startServer, StartupError } from '../server/start.ts';
-import { boundHeapGrowth } from './heap-growth.ts';
 
 /**
  * `writepath serve`: with a configuration (file or environment) serves it; with none at
  * all, the local playground. Stops on SIGTERM/SIGINT after in-flight batches finish.
  */
 export async function runServe(options: { configPath?: string }): Promise<void> {
-  boundHeapGrowth();
+  heapGuard.enable();
   const env = process.env;
   let config: WritepathConfig;
   let playground: Playground | undefined;

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { badRequest, unavailable, WritepathError } from '../core/errors.ts';
-import { processBatch, type RewindEvent } from '../core/process-batch.ts';
+import { processBatch, type EngineOptions, type RewindEvent } from '../core/process-batch.ts';
 import type { BatchResponse } from '../protocol/response.ts';
 import { isObject, parseBatchRequest, type BatchRequest } from '../protocol/wire.ts';
 import type { WritepathMetrics } from './metrics.ts';
 import type { Lifecycle, WritepathPluginOptions } from './plugin.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { heapGuard } from './heap-guard.ts';
 import { readBody } from './read-body.ts';
 import { ROUTE_PATHS } from './route-paths.ts';
 
@@ -49,7 +50,21 @@ export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: 
   async function handleBatch(request: FastifyRequest, parse: ParseBatch): Promise<BatchResponse> {
     // Without a content type and a body no parser runs: nothing says the body is JSON.
     if (!isStream(request.body)) throw unsupportedMediaType();
-    const body = await readJson(request.body, request.headers['content-encoding'], config.server.max_body_bytes, (bytes) => metrics.bodyRead(bytes));
+    let raw: Buffer | undefined = await readBody(request.body, request.headers['content-encoding'], config.server.max_body_bytes);
+    metrics.bodyRead(raw.length);
+    // Before the JSON is parsed: the parsed body is most of a large batch's memory.
+    const release = heapGuard.hold(raw.length);
+    try {
+      const body = parseJson(raw);
+      // Not held while the batch runs: a large body is tens of MB.
+      raw = undefined;
+      return await processBody(request, parse, body);
+    } finally {
+      release();
+    }
+  }
+
+  async function processBody(request: FastifyRequest, parse: ParseBatch, body: unknown): Promise<BatchResponse> {
     if (isObject(body) && Array.isArray(body.batch) && body.batch.length > config.server.max_batch_ops) {
       throw new WritepathError({
         code: 'too_many_operations',
@@ -60,21 +75,18 @@ export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: 
     const batch = parse(body);
     const auth = request.auth!;
     limiter?.take(auth.userId);
-    return processBatch(
-      {
-        store,
-        rules,
-        hooks,
-        onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook or onRewind failed'),
-        onRewind: (event) => {
-          logRewind(request, event);
-          metrics.onRewind();
-          onRewind?.(event);
-        },
+    const engine: EngineOptions = {
+      store,
+      rules,
+      hooks,
+      onHookError: (error) => request.log.error({ err: error }, 'afterCommit hook or onRewind failed'),
+      onRewind: (event) => {
+        logRewind(request, event);
+        metrics.onRewind();
+        onRewind?.(event);
       },
-      batch,
-      auth,
-    );
+    };
+    return processBatch(engine, batch, auth);
   }
 }
 
@@ -104,9 +116,8 @@ export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint
 }
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
-export async function readJson(stream: Readable, encoding: string | undefined, maxBytes: number, onRead?: (bytes: number) => void): Promise<unknown> {
-  const raw = await readBody(stream, encoding, maxBytes);
-  onRead?.(raw.length);
+/** The body as JSON, or 400. */
+function parseJson(raw: Buffer): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
