@@ -1,0 +1,60 @@
+import type { ClientSession, Db, Document } from 'mongodb';
+import type { ClientTransaction, Operation } from '../core/operation.ts';
+import type { RowsById } from '../core/row-reader.ts';
+import type { TableInfo } from '../core/schema.ts';
+import type { RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
+import { toBson, toText } from './bson-values.ts';
+import { applyTransactions, type ApplyState } from './mongo-apply.ts';
+import { typeOf, type MongoTableInfo } from './mongo-tables.ts';
+import { advanceLedger, insertRejections, lockLedger } from './server-collections.ts';
+
+/** One attempt of a batch's transaction, on a session with a transaction started. */
+export class MongoTransaction implements StoreTransaction {
+  constructor(
+    private readonly db: Db,
+    private readonly session: ClientSession,
+    private readonly state: ApplyState,
+  ) {}
+
+  lockLedger(userId: string, clientId: string): Promise<number> {
+    return lockLedger(this.db, this.session, userId, clientId);
+  }
+
+  advanceLedger(userId: string, clientId: string, lastOpId: number): Promise<void> {
+    return advanceLedger(this.db, this.session, userId, clientId, lastOpId);
+  }
+
+  apply(transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]> {
+    return applyTransactions(this.db, this.session, transactions, (o) => o.table as MongoTableInfo, this.state);
+  }
+
+  /**
+   * Reads in the transaction's snapshot. MongoDB has no shared locks: a document read
+   * here is protected against a concurrent change only when this batch also writes it
+   * (a PATCH or DELETE of the row it checked); a parent read for `owner: { through }` is not.
+   */
+  readRows = async (table: TableInfo, _idColumn: string, ids: string[], columns: string[]): Promise<RowsById> => {
+    const mongoTable = table as MongoTableInfo;
+    const idType = typeOf(mongoTable, mongoTable.idColumn);
+    const projection: Document = {};
+    for (const column of columns) if (column !== mongoTable.idColumn) projection[column] = 1;
+    const found = await this.db
+      .collection(table.name)
+      .find({ _id: { $in: ids.map((id) => toBson(idType, id)) } } as Document, { session: this.session, projection })
+      .toArray();
+    const rows: RowsById = new Map();
+    for (const document of found) {
+      const id = toText(idType, document._id)!;
+      const row: Record<string, string | null> = {};
+      for (const column of columns) {
+        row[column] = column === mongoTable.idColumn ? id : toText(typeOf(mongoTable, column), document[column]);
+      }
+      rows.set(id, row);
+    }
+    return rows;
+  };
+
+  async recordRejections(rows: RejectionRecord[]): Promise<void> {
+    if (rows.length > 0) await insertRejections(this.db, this.session, rows);
+  }
+}

@@ -1,0 +1,64 @@
+import type { ClientSession, Db } from 'mongodb';
+import type { RejectionRecord } from '../core/store.ts';
+
+/** The server's own collections: the ledger of processed op_ids and the rejections. */
+export const LEDGER = 'writepath_ledger';
+export const REJECTIONS = 'writepath_rejections';
+
+interface LedgerDocument {
+  _id: { user_id: string; client_id: string };
+  last_op_id: number;
+  touched_at: Date;
+}
+
+/** Creates the index the rejections are synced by (collections themselves appear with their first write). */
+export async function ensureServerCollections(db: Db): Promise<void> {
+  await db.collection(REJECTIONS).createIndex({ user_id: 1 }, { name: 'writepath_rejections_user_id' });
+}
+
+/**
+ * Reads the ledger of (user, client), creating it when new. It also writes the document,
+ * even when it exists: two transactions writing one document conflict, so concurrent
+ * batches of one client cannot both commit (the loser retries, then answers 503).
+ */
+export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<number> {
+  const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
+    { _id: { user_id: userId, client_id: clientId } },
+    { $setOnInsert: { last_op_id: 0 }, $set: { touched_at: new Date() } },
+    { upsert: true, returnDocument: 'after', session },
+  );
+  return Number(ledger?.last_op_id ?? 0);
+}
+
+export async function advanceLedger(db: Db, session: ClientSession, userId: string, clientId: string, lastOpId: number): Promise<void> {
+  await db.collection<LedgerDocument>(LEDGER).updateOne({ _id: { user_id: userId, client_id: clientId } }, { $set: { last_op_id: lastOpId } }, { session });
+}
+
+/**
+ * Stores rejections with the fields of PROTOCOL.md section 4 (`_id` is the id). `data` and
+ * `old` are stored as JSON text, as the client sent them: a rejected entry may carry field
+ * names MongoDB would refuse in a document (`$…`, NUL), and storing a rejection must never
+ * fail the batch. Absent optional fields are null.
+ */
+export async function insertRejections(db: Db, session: ClientSession, rows: RejectionRecord[]): Promise<void> {
+  const createdAt = new Date();
+  await db.collection(REJECTIONS).insertMany(
+    rows.map((r) => ({
+      user_id: r.userId,
+      client_id: r.clientId,
+      op_id: r.opId,
+      tx_id: r.txId ?? null,
+      op: r.op ?? null,
+      type: r.type ?? null,
+      row_id: r.rowId ?? null,
+      data: r.data === null || r.data === undefined ? null : JSON.stringify(r.data),
+      old: r.old === null || r.old === undefined ? null : JSON.stringify(r.old),
+      metadata: r.metadata ?? null,
+      code: r.code,
+      column_name: r.columnName ?? null,
+      message: r.message,
+      created_at: createdAt,
+    })),
+    { session },
+  );
+}
