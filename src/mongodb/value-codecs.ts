@@ -85,7 +85,7 @@ const CODECS: Record<DeclaredType, Codec> = {
     }
   },
   // Exactly 0, 1, true and false (PROTOCOL.md section 1).
-  bool: (v) => (v === 1 || v === true ? ok('true') : v === 0 || v === false ? ok('false') : no('a boolean (0, 1, true or false)')),
+  bool: (v) => (v === 1 || v === true ? ok('true') : v === 0 || v === false ? ok('false') : no('0, 1, true or false')),
   date,
   objectId: (v) => (typeof v === 'string' && /^[0-9a-f]{24}$/i.test(v) ? ok(v.toLowerCase()) : no('an ObjectId (24 hex digits)')),
   uuid: (v) =>
