@@ -42,8 +42,17 @@ const UNREACHABLE_ERRORS = new Set([
   'MongoServerClosedError',
 ]);
 
+/** Node socket errors, as a bulk write reports a connection lost while it was sent. */
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export function classifyMongoError(error: unknown, clientTable?: string): MongoErrorMeaning {
   if (error instanceof WritepathError) return { kind: 'batch', error };
+  // A bulk write wraps what stopped it (a network error, say) as its errorResponse.
+  const inner = (error as { errorResponse?: unknown } | undefined)?.errorResponse;
+  if (inner instanceof Error && inner !== error) {
+    const meaning = classifyMongoError(inner, clientTable);
+    if (meaning.kind === 'permanent' || meaning.error.code !== 'internal') return meaning;
+  }
   const e = error as { name?: string; code?: unknown; message?: string } | undefined;
   const code = typeof e?.code === 'number' ? e.code : undefined;
   const message = e?.message ?? String(error);
@@ -64,7 +73,7 @@ export function classifyMongoError(error: unknown, clientTable?: string): MongoE
   if (hasLabel('UnknownTransactionCommitResult')) {
     return { kind: 'batch', error: unavailable('database_unavailable', 'the commit could not be confirmed; retry (what committed is skipped as duplicates)', error) };
   }
-  if (UNREACHABLE_ERRORS.has(e?.name ?? '') || (code !== undefined && UNAVAILABLE_CODES.has(code)) || hasLabel('RetryableWriteError')) {
+  if (UNREACHABLE_ERRORS.has(e?.name ?? '') || SOCKET_ERRORS.has(String(e?.code)) || (code !== undefined && UNAVAILABLE_CODES.has(code)) || hasLabel('RetryableWriteError')) {
     return { kind: 'batch', error: unavailable('database_unavailable', 'the database is unreachable or not ready', error) };
   }
   // 13: Unauthorized; 18: AuthenticationFailed. The operator's to fix, never the client's.

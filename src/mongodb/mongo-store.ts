@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type ClientSession, type Db } from 'mongodb';
 import type { TableConfig } from '../config/schema.ts';
 import { serverError } from '../core/errors.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
@@ -17,6 +17,15 @@ export interface MongoStoreOptions {
   poolSize?: number;
   /** How long a batch waits for a server or a free connection before answering 503 (default 5000 ms). */
   connectTimeoutMs?: number;
+}
+
+/**
+ * Keeps a server session out of the driver's pool: its transaction may still be open on the
+ * server. The driver does this itself after its own network errors, but not after a socket
+ * error it passes through as it came (a connection reset while a bulk write is sent).
+ */
+function forget(session: ClientSession): void {
+  if (!session.hasEnded) session.serverSession.isDirty = true;
 }
 
 /** More restarts than this in one batch is a bug, not a batch full of bad transactions. */
@@ -83,8 +92,12 @@ export class MongoStore implements Store {
           await session.commitTransaction();
           return result;
         } catch (error) {
-          if (session.inTransaction()) await session.abortTransaction().catch(() => {});
-          if (!(error instanceof RestartBatch)) throw toBatchError(error);
+          if (session.inTransaction()) await session.abortTransaction().catch(() => forget(session));
+          if (!(error instanceof RestartBatch)) {
+            const batchError = toBatchError(error);
+            if (batchError.retryable) forget(session);
+            throw batchError;
+          }
           if (error.key === undefined) state.exact = true;
           else state.excluded.set(error.key, error.outcome!);
         }

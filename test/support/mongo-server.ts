@@ -10,11 +10,15 @@ export interface MongoTestServer {
 }
 
 /**
- * Starts the jongodb binary (a MongoDB-wire server with transactions) as a one-node
- * replica set on a free port of 127.0.0.1; resolves once it prints its URI.
+ * Starts the jongodb binary (a MongoDB-wire server with transactions) on a free port of
+ * 127.0.0.1, as a one-node replica set unless `standalone`; resolves once it prints its URI.
+ * A standalone jongodb still runs transactions, and is reached without discovery: through a
+ * proxy, say (a replica set member makes the driver go to the address it advertises).
  */
-export function startJongodb(timeoutMs = 30_000): Promise<MongoTestServer> {
-  const child = spawn(JONGODB, ['--host=127.0.0.1', '--port=0', '--topology-profile=singleNodeReplicaSet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startJongodb(options: { standalone?: boolean; timeoutMs?: number } = {}): Promise<MongoTestServer> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const args = ['--host=127.0.0.1', '--port=0', ...(options.standalone ? [] : ['--topology-profile=singleNodeReplicaSet'])];
+  const child = spawn(JONGODB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
