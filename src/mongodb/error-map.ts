@@ -40,6 +40,8 @@ const UNREACHABLE_ERRORS = new Set([
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
   'MongoServerClosedError',
+  'MongoPoolClosedError',
+  'MongoOperationTimeoutError',
 ]);
 
 /** Node socket errors, as a bulk write reports a connection lost while it was sent. */
