@@ -19,6 +19,8 @@ const TABLES = {
   events: { types: { title: 'string', at: 'date' }, conflict: { strategy: 'timestamp', column: 'at' } },
   flags: { types: { title: 'string', n: 'int' }, conflict: { strategy: 'previous_values', on_conflict: 'skip' } },
   codes: { types: { code: 'string' } },
+  boards: { types: { _id: 'uuid', owner: 'string' }, owner_column: 'owner' },
+  pins: { types: { board: 'string' }, owner: { through: 'board', table: 'boards', column: 'owner' } },
 };
 
 let server: TestServer;
@@ -81,6 +83,20 @@ describe('MongoDB: declared types', () => {
     await post([{ op_id: 1, op: 'PUT', type: 'cards', id: 'c1', data: { a: 'x', b: 'y' } }]);
     await post([{ op_id: 1, op: 'PUT', type: 'cards', id: 'c1', data: { a: 'z' } }]);
     expect(await find('cards', 'c1')).toEqual({ _id: 'c1', a: 'z', b: null });
+  });
+});
+
+describe('MongoDB: ownership through a parent', () => {
+  it('finds the parent by its id type; a link that cannot be such an id names no parent', async () => {
+    const board = randomUUID();
+    const { body } = await post([
+      { op_id: 1, op: 'PUT', type: 'boards', id: board, data: {} },
+      { op_id: 2, op: 'PUT', type: 'pins', id: 'p1', data: { board } },
+      { op_id: 3, op: 'PUT', type: 'pins', id: 'p2', data: { board: 'not-a-uuid' } },
+    ]);
+    expect(body.applied).toBe(2);
+    expect(body.rejected).toEqual([expect.objectContaining({ op_id: 3, code: 'forbidden', message: expect.stringContaining('does not exist') })]);
+    expect(await find('boards', new UUID(board))).toMatchObject({ owner: 'u1' });
   });
 });
 

@@ -6,6 +6,7 @@ import type { RejectionRecord, StoreTransaction, TransactionOutcome } from '../c
 import { toBson, toText } from './bson-values.ts';
 import { applyTransactions, type ApplyState } from './mongo-apply.ts';
 import { typeOf, type MongoTableInfo } from './mongo-tables.ts';
+import { convertDeclared } from './value-codecs.ts';
 import { advanceLedger, insertRejections, lockLedger } from './server-collections.ts';
 
 /** One attempt of a batch's transaction, on a session with a transaction started. */
@@ -38,10 +39,13 @@ export class MongoTransaction implements StoreTransaction {
     const idType = typeOf(mongoTable, mongoTable.idColumn);
     const projection: Document = {};
     for (const column of columns) if (column !== mongoTable.idColumn) projection[column] = 1;
-    const found = await this.db
-      .collection(table.name)
-      .find({ _id: { $in: ids.map((id) => toBson(idType, id)) } } as Document, { session: this.session, projection })
-      .toArray();
+    // A link of another type than the parent's id (text where ids are uuids) names no document.
+    const keys = ids.flatMap((id) => {
+      const key = convertDeclared(idType, id);
+      return key.ok && key.value !== null ? [toBson(idType, key.value)] : [];
+    });
+    if (keys.length === 0) return new Map();
+    const found = await this.db.collection(table.name).find({ _id: { $in: keys } } as Document, { session: this.session, projection }).toArray();
     const rows: RowsById = new Map();
     for (const document of found) {
       const id = toText(idType, document._id)!;
