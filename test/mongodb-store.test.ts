@@ -107,18 +107,21 @@ describe('MongoDB: collections without declared fields', () => {
     expect(await find('notes', 'n1')).toEqual({ _id: 'n1', n: 5, s: '5', r: 1.5, none: null });
   });
 
-  it('rejects field names MongoDB would read as operators or paths, and _id', async () => {
+  it('rejects field names MongoDB would read as operators or paths, and _id; stores the rejected data as JSON text', async () => {
+    const clientId = randomUUID();
     const { body } = await post([
       { op_id: 1, op: 'PUT', type: 'notes', id: 'n2', data: { $set: 1 } },
       { op_id: 2, op: 'PUT', type: 'notes', id: 'n2', data: { 'a.b': 1 } },
       { op_id: 3, op: 'PATCH', type: 'notes', id: 'n1', data: { _id: 'other' } },
-    ]);
+    ], clientId);
     expect(body.rejected.map((r: any) => [r.code, r.column])).toEqual([
       ['unknown_column', '$set'],
       ['unknown_column', 'a.b'],
       ['unknown_column', '_id'],
     ]);
     expect(await find('notes', 'n2')).toBeNull();
+    const stored = await withMongo(url, (db) => db.collection('writepath_rejections').find({ client_id: clientId }).sort({ op_id: 1 }).toArray());
+    expect(stored.map((r) => r.data)).toEqual(['{"$set":1}', '{"a.b":1}', '{"_id":"other"}']);
   });
 
   it('put: replace replaces the whole document', async () => {
@@ -161,7 +164,7 @@ describe('MongoDB: conflict strategies', () => {
     expect(body).toMatchObject({ applied: 0, skipped: 1, rejected: [] });
     expect(await find('flags', 'f1')).toMatchObject({ n: 2 });
     const stored = await withMongo(url, (db) => db.collection('writepath_rejections').find({ client_id: clientId }).toArray());
-    expect(stored.map((r) => r.code)).toEqual(['conflict']);
+    expect(stored.map((r) => [r.code, r.data, r.old, r.tx_id])).toEqual([['conflict', '{"n":3}', '{"n":1}', null]]);
   });
 });
 

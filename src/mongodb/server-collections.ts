@@ -1,5 +1,5 @@
 import type { ClientSession, Db } from 'mongodb';
-import type { RejectionRecord } from '../core/store.ts';
+import { rejectionColumns, type RejectionRecord } from '../core/store.ts';
 
 /** The server's own collections: the ledger of processed op_ids and the rejections. */
 export const LEDGER = 'writepath_ledger';
@@ -43,22 +43,12 @@ export async function advanceLedger(db: Db, session: ClientSession, userId: stri
 export async function insertRejections(db: Db, session: ClientSession, rows: RejectionRecord[]): Promise<void> {
   const createdAt = new Date();
   await db.collection(REJECTIONS).insertMany(
-    rows.map((r) => ({
-      user_id: r.userId,
-      client_id: r.clientId,
-      op_id: r.opId,
-      tx_id: r.txId ?? null,
-      op: r.op ?? null,
-      type: r.type ?? null,
-      row_id: r.rowId ?? null,
-      data: r.data === null || r.data === undefined ? null : JSON.stringify(r.data),
-      old: r.old === null || r.old === undefined ? null : JSON.stringify(r.old),
-      metadata: r.metadata ?? null,
-      code: r.code,
-      column_name: r.columnName ?? null,
-      message: r.message,
-      created_at: createdAt,
-    })),
+    rows.map((r) => {
+      const { data, old, ...columns } = rejectionColumns(r);
+      return { ...columns, data: jsonText(data), old: jsonText(old), created_at: createdAt };
+    }),
     { session },
   );
 }
+
+const jsonText = (value: unknown) => (value === null ? null : JSON.stringify(value));
