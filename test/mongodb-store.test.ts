@@ -168,6 +168,26 @@ describe('MongoDB: conflict strategies', () => {
   });
 });
 
+describe('MongoDB: the first failure in op order decides', () => {
+  it('a conflict lost only because of an earlier transaction that is itself left out is not blamed', async () => {
+    const code = `taken-${randomUUID()}`;
+    await post([
+      { op_id: 1, op: 'PUT', type: 'docs', id: 'd9', data: { title: 'v1' } },
+      { op_id: 2, op: 'PUT', type: 'codes', id: 'k-taken', data: { code } },
+    ]);
+    // One bulk per collection would write both docs entries first; the second would lose its
+    // version check to the first, whose transaction fails later in op order (a duplicate code).
+    const { body } = await post([
+      { op_id: 1, tx_id: 1, op: 'PATCH', type: 'docs', id: 'd9', data: { title: 'by tx 1' }, old: { version: 1 } },
+      { op_id: 2, tx_id: 1, op: 'PUT', type: 'codes', id: 'k-dup', data: { code } },
+      { op_id: 3, tx_id: 2, op: 'PATCH', type: 'docs', id: 'd9', data: { title: 'by tx 2' }, old: { version: 1 } },
+    ]);
+    expect(body.rejected.map((r: any) => [r.op_id, r.code])).toEqual([[1, 'transaction_rejected'], [2, 'constraint_violation']]);
+    expect(body.applied).toBe(1);
+    expect(await find('docs', 'd9')).toEqual({ _id: 'd9', title: 'by tx 2', version: 2 });
+  });
+});
+
 describe('MongoDB: many failing transactions in one batch', () => {
   it('leaves out exactly the client transactions that violate a unique index', async () => {
     const batch = Array.from({ length: 12 }, (_, i) => ({ op_id: i + 1, op: 'PUT', type: 'codes', id: `k${i}`, data: { code: `c${i % 4}` } }));
@@ -175,7 +195,8 @@ describe('MongoDB: many failing transactions in one batch', () => {
     expect(body.applied).toBe(4);
     expect(body.rejected.map((r: any) => r.op_id)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
     expect(new Set(body.rejected.map((r: any) => r.code))).toEqual(new Set(['constraint_violation']));
-    const stored = await withMongo(url, (db) => db.collection('codes').find().sort({ _id: 1 }).toArray());
+    const ids = batch.map((entry) => entry.id);
+    const stored = await withMongo(url, (db) => db.collection('codes').find({ _id: { $in: ids } } as Document).sort({ _id: 1 }).toArray());
     expect(stored.map((d) => d._id)).toEqual(['k0', 'k1', 'k2', 'k3']);
   });
 });

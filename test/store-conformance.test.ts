@@ -114,6 +114,24 @@ describe.each(BACKENDS)('Store conformance: $name', (backend) => {
     expect(await backend.row(server, 'items', d)).toMatchObject({ title: 'after' });
   });
 
+  it('blames the first failure in op order: a transaction left out for a failure in one table no longer blocks a later one in another', async () => {
+    const [parent, a, b, taken, clash] = [id(), id(), id(), id(), id()];
+    const [code, label] = [`code-${id()}`, `label-${id()}`];
+    await post(u1, id(), [
+      { op_id: 1, op: 'PUT', type: 'items', id: parent, data: { title: 'parent' } },
+      { op_id: 2, op: 'PUT', type: 'parts', id: taken, data: { item_id: parent, label } },
+    ]);
+    const { body } = await post(u1, id(), [
+      { op_id: 1, tx_id: 1, op: 'PUT', type: 'items', id: a, data: { code } },
+      { op_id: 2, tx_id: 1, op: 'PUT', type: 'parts', id: clash, data: { item_id: parent, label } },
+      { op_id: 3, tx_id: 2, op: 'PUT', type: 'items', id: b, data: { code } },
+    ]);
+    expect(body).toMatchObject({ applied: 1, last_op_id: 3 });
+    expect(body.rejected.map((r: any) => [r.op_id, r.code])).toEqual([[1, 'transaction_rejected'], [2, 'constraint_violation']]);
+    expect(await backend.row(server, 'items', a)).toBeUndefined();
+    expect(await backend.row(server, 'items', b)).toMatchObject({ code });
+  });
+
   it('rejects unknown tables and columns', async () => {
     const clientId = id();
     const { body } = await post(u1, clientId, [

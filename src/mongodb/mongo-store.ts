@@ -28,8 +28,17 @@ function forget(session: ClientSession): void {
   if (!session.hasEnded) session.serverSession.isDirty = true;
 }
 
-/** More restarts than this in one batch is a bug, not a batch full of bad transactions. */
-const MAX_RESTARTS = 10_000;
+/**
+ * What the next attempt does differently; every restart must leave out one more client
+ * transaction or write more carefully, so a batch restarts a bounded number of times.
+ */
+function learn(state: ApplyState, restart: RestartBatch): void {
+  const { next } = restart;
+  const progress = 'mode' in next ? next.mode !== state.mode : !state.excluded.has(next.key);
+  if (!progress) throw serverError('internal', 'a batch restarted without leaving anything out', restart);
+  if ('mode' in next) state.mode = next.mode;
+  else state.excluded.set(next.key, next.outcome);
+}
 
 /** The Store for MongoDB (a replica set or sharded cluster: transactions need one). */
 export class MongoStore implements Store {
@@ -82,10 +91,10 @@ export class MongoStore implements Store {
    * `work` may run more than once; only the last run commits.
    */
   async transaction<T>(_context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    const state: ApplyState = { excluded: new Map(), exact: false };
+    const state: ApplyState = { excluded: new Map(), mode: 'collection' };
     const session = this.client.startSession();
     try {
-      for (let restarts = 0; restarts <= MAX_RESTARTS; restarts++) {
+      for (;;) {
         session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
         try {
           const result = await work(new MongoTransaction(this.db, session, state));
@@ -98,11 +107,9 @@ export class MongoStore implements Store {
             if (batchError.retryable) forget(session);
             throw batchError;
           }
-          if (error.key === undefined) state.exact = true;
-          else state.excluded.set(error.key, error.outcome!);
+          learn(state, error);
         }
       }
-      throw serverError('internal', 'a batch restarted more often than it has client transactions');
     } finally {
       await session.endSession().catch(() => {});
     }

@@ -5,11 +5,12 @@ import { startTestServer, type TestServer } from './server.ts';
 
 /**
  * The same tables on every Store, for the conformance suite: `items` belong to a user
- * through `owner_id` and have a unique `code`; `parts` belong to whoever owns their item.
+ * through `owner_id` and have a unique `code`; `parts` belong to whoever owns their item and
+ * have a unique `label`.
  */
 const POSTGRES_SCHEMA = `
 CREATE TABLE items (id text PRIMARY KEY, title text, done boolean, qty integer, owner_id text, code text UNIQUE, note text);
-CREATE TABLE parts (id text PRIMARY KEY, item_id text, label text);
+CREATE TABLE parts (id text PRIMARY KEY, item_id text, label text UNIQUE);
 `;
 
 const MONGO_TYPES = {
@@ -68,7 +69,10 @@ const mongodb: Backend = {
   async start() {
     const url = createMongoTestDatabase('conf');
     // Sparse: documents without a code do not collide on a missing one.
-    await withMongo(url, (db) => db.collection('items').createIndex({ code: 1 }, { unique: true, sparse: true }));
+    await withMongo(url, async (db) => {
+      await db.collection('items').createIndex({ code: 1 }, { unique: true, sparse: true });
+      await db.collection('parts').createIndex({ label: 1 }, { unique: true, sparse: true });
+    });
     const tables = {
       items: { ...CONFORMANCE_TABLES.items, types: MONGO_TYPES.items },
       parts: { ...CONFORMANCE_TABLES.parts, types: MONGO_TYPES.parts },
