@@ -138,19 +138,19 @@ describe('MongoDB: what stops the start', () => {
     return (error as StartupError).problems;
   };
 
-  it('RLS mode, an unsupported conflict strategy, an unknown type, an owner field not declared', async () => {
+  it('RLS mode, an unknown type, field times in a field not declared object, an owner field not declared', async () => {
     const problems = await problemsOf({
       auth: { jwt: { secret: TEST_SECRET }, postgres_role: 'app' },
       tables: {
         a: { types: { x: 'text' } },
-        b: { types: { x: 'string' }, conflict: { strategy: 'field_timestamps' } },
+        b: { types: { x: 'string', field_timestamps: 'string' }, conflict: { strategy: 'field_timestamps' } },
         c: { types: { x: 'string' }, owner_column: 'owner_id' },
       },
     });
     expect(problems).toEqual([
       expect.stringContaining('auth.postgres_role'),
       expect.stringMatching(/^tables\.a\.types\.x: unknown type text/),
-      expect.stringMatching(/^tables\.b\.conflict: the strategy field_timestamps is not supported on MongoDB/),
+      expect.stringMatching(/^tables\.b\.conflict\.column: field_timestamps holds the field times, an embedded document: declare it object/),
       expect.stringMatching(/^tables\.c\.owner_column: owner_id is not a declared field/),
     ]);
   });

@@ -19,6 +19,7 @@ const TABLES = {
   events: { types: { title: 'string', at: 'date' }, conflict: { strategy: 'timestamp', column: 'at' } },
   flags: { types: { title: 'string', n: 'int' }, conflict: { strategy: 'previous_values', on_conflict: 'skip' } },
   codes: { types: { code: 'string' } },
+  cells: { conflict: { strategy: 'field_timestamps' } },
   boards: { types: { _id: 'uuid', owner: 'string' }, owner_column: 'owner' },
   pins: { types: { board: 'string' }, owner: { through: 'board', table: 'boards', column: 'owner' } },
 };
@@ -165,6 +166,21 @@ describe('MongoDB: conflict strategies', () => {
     expect(await find('flags', 'f1')).toMatchObject({ n: 2 });
     const stored = await withMongo(url, (db) => db.collection('writepath_rejections').find({ client_id: clientId }).toArray());
     expect(stored.map((r) => [r.code, r.data, r.old, r.tx_id])).toEqual([['conflict', '{"n":3}', '{"n":1}', null]]);
+  });
+});
+
+describe('MongoDB: field_timestamps', () => {
+  it('per field, the later time wins; losing fields are dropped from an entry that otherwise applies', async () => {
+    const times = (t: Record<string, string>) => JSON.stringify({ field_timestamps: t });
+    await post([{ op_id: 1, op: 'PUT', type: 'cells', id: 'x1', data: { a: 'a1', b: 'b1' }, metadata: times({ a: '2024-05-02T00:00:00Z', b: '2024-05-02T00:00:00Z' }) }]);
+    const { body } = await post([
+      { op_id: 1, op: 'PATCH', type: 'cells', id: 'x1', data: { a: 'old', b: 'new', c: 'untimed' }, metadata: times({ a: '2024-05-01T00:00:00Z', b: '2024-05-03T00:00:00Z' }) },
+    ]);
+    expect(body).toMatchObject({ applied: 1, rejected: [] });
+    expect(await find('cells', 'x1')).toEqual({
+      _id: 'x1', a: 'a1', b: 'new', c: 'untimed',
+      field_timestamps: { a: '2024-05-02T00:00:00Z', b: '2024-05-03T00:00:00Z' },
+    });
   });
 });
 

@@ -1,13 +1,15 @@
 import type { ClientSession, Collection, Document } from 'mongodb';
+import { mergeFieldTimes } from '../core/field-times.ts';
 import type { EntryProblem, Operation } from '../core/operation.ts';
+import { isObject } from '../protocol/wire.ts';
 import type { ConflictStrategy } from '../rules/table-rules.ts';
 import { toClientValue, toText } from './bson-values.ts';
 import { typeOf, type MongoTableInfo } from './mongo-tables.ts';
 import { convertDeclared } from './value-codecs.ts';
 import { idOf, writeModel } from './write-models.ts';
 
-/** The strategies this Store checks; any other one stops the start (see mongo-config.ts). */
-export const MONGO_CONFLICT_STRATEGIES: ReadonlySet<ConflictStrategy> = new Set(['last_write_wins', 'version', 'timestamp', 'previous_values']);
+/** The strategies this Store checks (all of PROTOCOL.md's); any other would stop the start (see mongo-config.ts). */
+export const MONGO_CONFLICT_STRATEGIES: ReadonlySet<ConflictStrategy> = new Set(['last_write_wins', 'version', 'timestamp', 'previous_values', 'field_timestamps']);
 
 /**
  * Applies one operation of a table with a conflict strategy (PROTOCOL.md section 6): reads
@@ -26,10 +28,20 @@ export async function applyGuarded(collection: Collection<Document>, session: Cl
       current: clientRepresentation(stored, table),
     };
   }
-  // The server keeps the counter: whatever the client sent for it, the write bumps it by one.
-  const model = strategy === 'version' ? writeModel(operation, table, { except: column!, extra: { $inc: { [column!]: 1 } } }) : writeModel(operation, table);
+  const model = guardedModel(operation, table, stored);
   if (model) await collection.bulkWrite([model], { session });
   return undefined;
+}
+
+function guardedModel(operation: Operation, table: MongoTableInfo, stored: Document | null) {
+  const { strategy, column } = operation.rule.conflict;
+  // The server keeps the counter: whatever the client sent for it, the write bumps it by one.
+  if (strategy === 'version') return writeModel(operation, table, { except: column!, extra: { $inc: { [column!]: 1 } } });
+  if (strategy !== 'field_timestamps' || operation.op === 'DELETE') return writeModel(operation, table);
+  // Per field, the later time wins; the times are kept as an embedded document.
+  const storedTimes = stored?.[column!];
+  const { winners, times } = mergeFieldTimes(operation.values, column!, operation.metadata, isObject(storedTimes) ? (storedTimes as Record<string, string>) : {});
+  return writeModel({ ...operation, values: winners }, table, { except: column!, set: { [column!]: times } });
 }
 
 function loses(operation: Operation, table: MongoTableInfo, stored: Document): boolean {

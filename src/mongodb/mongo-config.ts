@@ -1,6 +1,7 @@
 import type { WritepathConfig } from '../config/schema.ts';
 import type { Hooks } from '../core/hooks.ts';
 import { MONGO_CONFLICT_STRATEGIES } from './conflict.ts';
+import { DEFAULT_FIELD_TIMESTAMPS_COLUMN } from '../rules/table-rules.ts';
 import { mongoTable } from './mongo-tables.ts';
 
 /** Whether a database URL names MongoDB. */
@@ -21,12 +22,16 @@ export function mongoConfigProblems(config: WritepathConfig, hooks?: Hooks): str
     const info = mongoTable(clientName, table, problems);
     const strategy = table.conflict?.strategy;
     if (strategy && !MONGO_CONFLICT_STRATEGIES.has(strategy)) {
-      problems.push(`${where}.conflict: the strategy ${strategy} is not supported on MongoDB (last_write_wins, version, timestamp, previous_values are)`);
+      problems.push(`${where}.conflict: the strategy ${strategy} is not supported on MongoDB (${[...MONGO_CONFLICT_STRATEGIES].join(', ')} are)`);
+    }
+    const conflictColumn = table.conflict?.column ?? (strategy === 'field_timestamps' ? DEFAULT_FIELD_TIMESTAMPS_COLUMN : undefined);
+    if (strategy === 'field_timestamps' && info.declared && !['object', 'any'].includes(info.types.get(conflictColumn!) ?? 'any')) {
+      problems.push(`${where}.conflict.column: ${conflictColumn} holds the field times, an embedded document: declare it object`);
     }
     for (const [key, field] of [
       ['owner_column', table.owner_column],
       ['owner.through', table.owner?.through],
-      ['conflict.column', table.conflict?.column],
+      ['conflict.column', conflictColumn],
       ['soft_delete.column', table.soft_delete?.column],
     ] as const) {
       if (field !== undefined && !info.columns.has(field)) problems.push(`${where}.${key}: ${field} is not a declared field (add it to types or columns)`);

@@ -10,7 +10,7 @@ export function idOf(operation: Pick<Operation, 'id'>, table: MongoTableInfo): u
 }
 
 /** The fields an operation sets, as BSON, leaving out `except` (a column the server keeps). */
-export function fieldsOf(operation: Operation, table: MongoTableInfo, except?: string): Document {
+function carriedFields(operation: Operation, table: MongoTableInfo, except?: string): Document {
   const fields: Document = {};
   const data = operation.entry.fields.data;
   for (const [column, value] of operation.values) {
@@ -41,15 +41,16 @@ function absentWritable(operation: Operation, table: MongoTableInfo, except?: st
  * The one write of an operation, as a bulkWrite model, or undefined when it changes
  * nothing (a PATCH without fields). PUT upserts; PATCH and DELETE of a missing document
  * match nothing, which is the no-op the protocol asks for. `except` is a field the server
- * keeps itself (a version counter) and `extra` what it sets there.
+ * keeps itself (a version counter, field times), `extra` further update operators and `set`
+ * fields the server sets besides the operation's.
  */
 export function writeModel(
   operation: Operation,
   table: MongoTableInfo,
-  options: { except?: string; extra?: Document } = {},
+  options: { except?: string; extra?: Document; set?: Document } = {},
 ): AnyBulkWriteOperation | undefined {
   const filter: Document = { _id: idOf(operation, table) };
-  const { except, extra = {} } = options;
+  const { except, extra = {}, set: serverSet } = options;
   switch (operation.op) {
     case 'DELETE': {
       const soft = operation.rule.softDelete;
@@ -59,12 +60,12 @@ export function writeModel(
       return { updateOne: { filter, update: { $set: { [soft]: mark }, ...extra } } };
     }
     case 'PATCH': {
-      const fields = fieldsOf(operation, table, except);
+      const fields = { ...carriedFields(operation, table, except), ...serverSet };
       if (Object.keys(fields).length === 0 && Object.keys(extra).length === 0) return undefined;
       return { updateOne: { filter, update: withSet(fields, extra) } };
     }
     case 'PUT': {
-      const fields = fieldsOf(operation, table, except);
+      const fields = { ...carriedFields(operation, table, except), ...serverSet };
       if (operation.rule.put === 'replace' && !table.declared) {
         return { replaceOne: { filter, replacement: fields, upsert: true } };
       }
