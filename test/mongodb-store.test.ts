@@ -20,6 +20,8 @@ const TABLES = {
   flags: { types: { title: 'string', n: 'int' }, conflict: { strategy: 'previous_values', on_conflict: 'skip' } },
   codes: { types: { code: 'string' } },
   cells: { conflict: { strategy: 'field_timestamps' } },
+  tasks: { types: { title: 'string', deleted: 'bool' }, soft_delete: { column: 'deleted' } },
+  logs: { soft_delete: { column: 'gone_at' } },
   boards: { types: { _id: 'uuid', owner: 'string' }, owner_column: 'owner' },
   pins: { types: { board: 'string' }, owner: { through: 'board', table: 'boards', column: 'owner' } },
 };
@@ -166,6 +168,22 @@ describe('MongoDB: conflict strategies', () => {
     expect(await find('flags', 'f1')).toMatchObject({ n: 2 });
     const stored = await withMongo(url, (db) => db.collection('writepath_rejections').find({ client_id: clientId }).toArray());
     expect(stored.map((r) => [r.code, r.data, r.old, r.tx_id])).toEqual([['conflict', '{"n":3}', '{"n":1}', null]]);
+  });
+});
+
+describe('MongoDB: soft deletes', () => {
+  it('DELETE marks the document: true in a bool field, else the time of the delete', async () => {
+    const { body } = await post([
+      { op_id: 1, op: 'PUT', type: 'tasks', id: 't1', data: { title: 'x' } },
+      { op_id: 2, op: 'DELETE', type: 'tasks', id: 't1' },
+      { op_id: 3, op: 'PUT', type: 'logs', id: 'l1', data: { line: 'y' } },
+      { op_id: 4, op: 'DELETE', type: 'logs', id: 'l1' },
+      { op_id: 5, op: 'DELETE', type: 'logs', id: 'missing' },
+    ]);
+    expect(body).toMatchObject({ applied: 5, rejected: [] });
+    expect(await find('tasks', 't1')).toEqual({ _id: 't1', title: 'x', deleted: true });
+    expect((await find('logs', 'l1'))?.gone_at).toBeInstanceOf(Date);
+    expect(await find('logs', 'missing')).toBeNull();
   });
 });
 
