@@ -1,4 +1,5 @@
 import type { ClientSession, Db } from 'mongodb';
+import { unavailable } from '../core/errors.ts';
 import { rejectionColumns, type RejectionRecord } from '../core/store.ts';
 
 /** The server's own collections: the ledger of processed op_ids and the rejections. */
@@ -22,12 +23,21 @@ export async function ensureServerCollections(db: Db): Promise<void> {
  * batches of one client cannot both commit (the loser retries, then answers 503).
  */
 export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<number> {
-  const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
-    { _id: { user_id: userId, client_id: clientId } },
-    { $setOnInsert: { last_op_id: 0 }, $set: { touched_at: new Date() } },
-    { upsert: true, returnDocument: 'after', session },
-  );
-  return Number(ledger?.last_op_id ?? 0);
+  try {
+    const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
+      { _id: { user_id: userId, client_id: clientId } },
+      { $setOnInsert: { last_op_id: 0 }, $set: { touched_at: new Date() } },
+      { upsert: true, returnDocument: 'after', session },
+    );
+    return Number(ledger?.last_op_id ?? 0);
+  } catch (error) {
+    // Two first batches of a new client both inserting its ledger: the loser tries again
+    // and then finds the winner's position. Never a rejection, never a 500.
+    if ((error as { code?: unknown }).code === 11000) {
+      throw unavailable('write_conflict', 'a concurrent batch of this client created its ledger; retry', error);
+    }
+    throw error;
+  }
 }
 
 export async function advanceLedger(db: Db, session: ClientSession, userId: string, clientId: string, lastOpId: number): Promise<void> {
