@@ -8,7 +8,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { exampleSchemaSql } from '../src/playground/example-schema.ts';
 import { sql } from './support/pg.ts';
 import { SLOW_TABLE_SQL, slowPut, sleep, waitForSleepingBackend } from './support/slow.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
+import { startTcpProxy } from './support/tcp-proxy.ts';
 
 const TABLES = { lists: {}, todos: {}, slow: {} };
 
@@ -105,32 +105,10 @@ async function expectAppliedOnce(target: Pick<TestServer, 'url'>, url: string, b
 
 /** A TCP proxy in front of Postgres whose connections can be cut, as a network failure would. */
 async function startProxy(targetPort: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const proxy: Server = createServer((client) => {
-    const upstream = createConnection(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const address = proxy.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const proxy = await startTcpProxy(targetPort);
   const url = new URL(databaseUrl);
-  url.port = String(port);
-  return {
-    url: url.toString(),
-    cut: () => {
-      for (const s of sockets) s.resetAndDestroy();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
+  url.port = String(proxy.port);
+  return { url: url.toString(), cut: proxy.cut, close: proxy.close };
 }
 
 describe('Postgres unavailable', () => {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.ts';
 import { exampleSchemaSql } from '../src/playground/example-schema.ts';
+import type { PgStore } from '../src/postgres/pg-store.ts';
 import { startServer, StartupError } from '../src/server/start.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
 import { postBatch, startTestServer, TEST_SECRET, type TestServer } from './support/server.ts';
@@ -97,7 +98,8 @@ describe('RLS mode (auth.postgres_role)', () => {
       // Every idle connection of the pool, checked one after another while all are held.
       const held: pg.PoolClient[] = [];
       try {
-        for (let i = 0; i < running.store.pool.totalCount; i++) held.push(await running.store.pool.connect());
+        const { pool } = running.store as PgStore;
+        for (let i = 0; i < pool.totalCount; i++) held.push(await pool.connect());
         for (const client of held) {
           const { rows: [state] } = await client.query(
             `SELECT current_user AS role, coalesce(current_setting('request.jwt.claims', true), '') AS claims,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleSchemaSql } from '../src/playground/example-schema.ts';
+import { createMongoTestDatabase, withMongo } from './support/mongo.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
 import { signTestToken } from './support/server.ts';
 
@@ -73,6 +74,27 @@ describe('writepath serve', () => {
     expect(stderr).toMatch(/tables\.notes: table notes does not exist/);
     expect(stderr).toMatch(/tables\.todos\.columns: colour does not exist/);
     expect(stderr).not.toMatch(/\s+at /);
+  });
+
+  it('serves a mongodb:// URL: writes documents, answers /ready, and stops on SIGTERM', async () => {
+    const mongoUrl = createMongoTestDatabase('serve');
+    const env = { DATABASE_URL: mongoUrl, WRITEPATH_AUTH__JWT__SECRET: 'serve-secret-of-at-least-32-characters', WRITEPATH_SERVER__PORT: '0', WRITEPATH_TABLES__NOTES: '{"types": {"n": "int"}}' };
+    const { child, url, exit } = await serveInBackground([], env);
+    try {
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      const token = await signTestToken('u1', env.WRITEPATH_AUTH__JWT__SECRET);
+      const response = await fetch(`${url}/api/data`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: 'c-mongo', batch: [{ op_id: 1, op: 'PUT', type: 'notes', id: 'n1', data: { n: '42' } }] }),
+      });
+      expect(await response.json()).toMatchObject({ applied: 1, last_op_id: 1 });
+      expect(await withMongo(mongoUrl, (m) => m.collection('notes').findOne({}))).toEqual({ _id: 'n1', n: 42 });
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('warns at every start under auth.mode: none, serves, and on SIGTERM finishes the batch in flight', async () => {

@@ -28,6 +28,7 @@ describe('writepath CLI', () => {
     expect(writepath(['token', '--nope'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/Unknown option '--nope'/) });
     expect(writepath(['token'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/token needs --sub/) });
     expect(writepath(['init'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/init needs --database-url/) });
+    expect(writepath(['init', '--database-url', 'mongodb://127.0.0.1:1/app'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/declare tables\.<name>\.types by hand/) });
   });
 
   it('prints help and the version', () => {

@@ -39,6 +39,9 @@ const COMMANDS: Record<string, { options: NonNullable<ParseArgsConfig['options']
     run: async (v) => {
       const databaseUrl = text(v['database-url']);
       if (!databaseUrl) throw new UsageError('init needs --database-url postgres://…');
+      if (databaseUrl.startsWith('mongodb')) {
+        throw new UsageError('init reads a Postgres schema; a MongoDB collection has none to read: declare tables.<name>.types by hand (README, "MongoDB")');
+      }
       const { runInit } = await import('./init.ts');
       await runInit({ databaseUrl, out: text(v.out) ?? 'writepath.yaml', force: v.force === true });
     },

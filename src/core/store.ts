@@ -128,3 +128,22 @@ export interface RejectionRecord {
   columnName: string | undefined;
   message: string;
 }
+
+/** A rejection as the columns (fields) of `writepath_rejections`, absent optional ones null. */
+export function rejectionColumns(r: RejectionRecord) {
+  return {
+    user_id: r.userId,
+    client_id: r.clientId,
+    op_id: r.opId,
+    tx_id: r.txId ?? null,
+    op: r.op ?? null,
+    type: r.type ?? null,
+    row_id: r.rowId ?? null,
+    data: r.data ?? null,
+    old: r.old ?? null,
+    metadata: r.metadata ?? null,
+    code: r.code,
+    column_name: r.columnName ?? null,
+    message: r.message,
+  };
+}

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { mergeFieldTimes } from '../core/field-times.ts';
 import type { EntryProblem, Operation } from '../core/operation.ts';
 import { ident, qualified } from './sql.ts';
 import type { Params, StatementExtras } from './statements.ts';
@@ -49,45 +50,20 @@ function sameValue(stored: string, given: string, type: string): string {
   return type === 'json' ? `${stored}::jsonb IS NOT DISTINCT FROM ${given}::jsonb` : `${stored} IS NOT DISTINCT FROM ${given}`;
 }
 
-/**
- * Per-field last write wins: the entry's metadata carries `{"field_timestamps": {col: time}}`;
- * a column whose time is older than the stored one is dropped, the rest applies, and the
- * stored times move forward. A column sent without a time applies as a plain write.
- */
+/** Per-field last write wins (see mergeFieldTimes), the times read under a row lock. */
 async function fieldTimestamps(client: pg.ClientBase, operation: Operation, timesColumn: string): Promise<StatementExtras> {
   const { table, rule } = operation;
   const result = await client.query<{ times: Record<string, string> | null }>(
     `SELECT ${ident(timesColumn)}::jsonb AS times FROM ${qualified(table.schema, table.name)} WHERE ${ident(rule.idColumn)} = $1::${table.columns.get(rule.idColumn)!.type} FOR UPDATE`,
     [operation.id],
   );
-  const stored = result.rows[0]?.times ?? {};
-  const incoming = incomingTimes(operation.metadata);
-  const winners = operation.values.filter(([column]) => {
-    if (column === timesColumn) return false;
-    const time = incoming[column];
-    const previous = stored[column];
-    return !(time && previous && Date.parse(time) < Date.parse(previous));
-  });
-  const times: Record<string, string> = { ...stored };
-  for (const [column] of winners) if (incoming[column]) times[column] = incoming[column];
+  const { winners, times } = mergeFieldTimes(operation.values, timesColumn, operation.metadata, result.rows[0]?.times ?? {});
   const json = JSON.stringify(times);
   return {
     values: winners,
     set: [[timesColumn, (p) => p.add(json, 'jsonb')]],
     insert: [[timesColumn, (p) => p.add(json, 'jsonb')]],
   };
-}
-
-function incomingTimes(metadata: string | undefined): Record<string, string> {
-  if (!metadata) return {};
-  try {
-    const parsed = JSON.parse(metadata) as { field_timestamps?: unknown };
-    const times = parsed?.field_timestamps;
-    if (typeof times !== 'object' || times === null) return {};
-    return Object.fromEntries(Object.entries(times).filter(([, t]) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) as Record<string, string>;
-  } catch {
-    return {};
-  }
 }
 
 /**

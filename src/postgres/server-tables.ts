@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RejectionRecord } from '../core/store.ts';
+import { rejectionColumns, type RejectionRecord } from '../core/store.ts';
 import { literal } from './sql.ts';
 
 /**
@@ -105,21 +105,10 @@ export function advanceLedgerSql(userId: string, clientId: string, lastOpId: num
 export async function insertRejections(client: pg.ClientBase, rows: RejectionRecord[]): Promise<void> {
   if (rows.length === 0) return;
   const json = JSON.stringify(
-    rows.map((r) => ({
-      user_id: r.userId,
-      client_id: r.clientId,
-      op_id: r.opId,
-      tx_id: r.txId ?? null,
-      op: r.op ?? null,
-      type: r.type ?? null,
-      row_id: r.rowId ?? null,
-      data: storable(r.data ?? null),
-      old: storable(r.old ?? null),
-      metadata: r.metadata ?? null,
-      code: r.code,
-      column_name: r.columnName ?? null,
-      message: r.message,
-    })),
+    rows.map((r) => {
+      const columns = rejectionColumns(r);
+      return { ...columns, data: storable(columns.data), old: storable(columns.old) };
+    }),
     (_key, value) => (typeof value === 'string' ? storableText(value) : value),
   );
   await client.query(

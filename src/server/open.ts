@@ -2,6 +2,9 @@ import { createAuthenticator } from '../auth/authenticate.ts';
 import { cachingAuthenticator } from '../auth/token-cache.ts';
 import type { WritepathConfig } from '../config/schema.ts';
 import type { Hooks } from '../core/hooks.ts';
+import type { Store } from '../core/store.ts';
+import { isMongoUrl, mongoConfigProblems } from '../mongodb/mongo-config.ts';
+import { MongoStore } from '../mongodb/mongo-store.ts';
 import { PgStore } from '../postgres/pg-store.ts';
 import { checkRole } from '../postgres/row-level-security.ts';
 import { TableRules } from '../rules/table-rules.ts';
@@ -18,13 +21,13 @@ export class StartupError extends Error {
 
 /** Everything the routes need, opened and checked; the caller owns `store` and closes it. */
 export interface OpenedWritepath extends WritepathPluginOptions {
-  store: PgStore;
+  store: Store;
 }
 
 /** What stops an open before any connection is made: the database URL. */
 export function databaseProblems(url: string | undefined): string[] {
   if (!url) return ['database.url is not set'];
-  if (url.startsWith('mongodb')) return ['database.url: MongoDB is not supported yet; use a postgres:// URL'];
+  if (url.startsWith('mongodb') && !isMongoUrl(url)) return ['database.url: a MongoDB URL starts with mongodb:// or mongodb+srv://'];
   return [];
 }
 
@@ -44,13 +47,28 @@ export async function openWritepath(config: WritepathConfig, hooks?: Hooks): Pro
   // Before connecting: a bad auth section fails without touching the database.
   const authenticate = cachingAuthenticator(createAuthenticator(config.auth));
   const rules = tableRules(config);
+  const url = config.database.url!;
+  if (isMongoUrl(url)) return openMongo(config, url, rules, authenticate, hooks);
   const role = config.auth?.postgres_role;
-  const store = await PgStore.open({ url: config.database.url!, role });
+  const store = await PgStore.open({ url, role });
   const tableProblems = checkTables(rules, (name) => store.findTable(name));
   if (role && tableProblems.length === 0) {
     const tables = rules.all().map((rule) => ({ where: `tables.${rule.clientName}`, ...store.findTable(rule.dbTable)! }));
     tableProblems.push(...(await checkRole(store.pool, role, tables)));
   }
+  if (tableProblems.length > 0) {
+    await store.close();
+    throw new StartupError(tableProblems);
+  }
+  return { config, store, rules, authenticate, hooks };
+}
+
+/** The MongoDB Store: what it cannot honour stops the start before it connects. */
+async function openMongo(config: WritepathConfig, url: string, rules: TableRules, authenticate: OpenedWritepath['authenticate'], hooks?: Hooks): Promise<OpenedWritepath> {
+  const problems = mongoConfigProblems(config, hooks);
+  if (problems.length > 0) throw new StartupError(problems);
+  const store = await MongoStore.open({ url, tables: config.tables });
+  const tableProblems = checkTables(rules, (name) => store.findTable(name));
   if (tableProblems.length > 0) {
     await store.close();
     throw new StartupError(tableProblems);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { WritepathConfig } from '../config/schema.ts';
-import type { PgStore } from '../postgres/pg-store.ts';
+import type { Store } from '../core/store.ts';
 import { buildApp } from './app.ts';
 import { openWritepath } from './open.ts';
 
@@ -8,7 +8,7 @@ export { StartupError } from './open.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
-  store: PgStore;
+  store: Store;
   /** `http://host:port` it listens on. */
   url: string;
   /** Stops accepting, lets in-flight batches finish, then closes the pool. */

@@ -1,0 +1,133 @@
+import { Binary, type ClientSession, type Db } from 'mongodb';
+import { DIGEST_BYTES } from '../core/entry-digest.ts';
+import { unavailable } from '../core/errors.ts';
+import { rejectionColumns, type EntryDigests, type RejectionRecord } from '../core/store.ts';
+
+/** The server's own collections: the ledger of processed op_ids, the rejections and the entry digests. */
+export const LEDGER = 'writepath_ledger';
+export const REJECTIONS = 'writepath_rejections';
+export const DIGESTS = 'writepath_digests';
+
+interface LedgerDocument {
+  _id: { user_id: string; client_id: string };
+  last_op_id: number;
+  touched_at: Date;
+  /** How many digest records the client has had: orders them (see recordDigests). */
+  digest_records?: number;
+}
+
+/**
+ * One batch's entry digests (PROTOCOL.md 2.2), as in Postgres: one document per batch,
+ * the digests packed 8 bytes each, the op_ids listed only when they have gaps.
+ */
+interface DigestDocument {
+  user_id: string;
+  client_id: string;
+  seq: number;
+  first_op_id: number;
+  last_op_id: number;
+  op_ids: number[] | null;
+  digests: Binary;
+}
+
+/** Creates the indexes the rejections are synced by and the digests read by (collections themselves appear with their first write). */
+export async function ensureServerCollections(db: Db): Promise<void> {
+  await db.collection(REJECTIONS).createIndex({ user_id: 1 }, { name: 'writepath_rejections_user_id' });
+  await db.collection(DIGESTS).createIndex({ user_id: 1, client_id: 1, last_op_id: 1 }, { name: 'writepath_digests_client' });
+}
+
+/**
+ * Reads the ledger of (user, client), creating it when new. It also writes the document,
+ * even when it exists: two transactions writing one document conflict, so concurrent
+ * batches of one client cannot both commit (the loser retries, then answers 503).
+ */
+export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<number> {
+  try {
+    const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
+      { _id: { user_id: userId, client_id: clientId } },
+      { $setOnInsert: { last_op_id: 0 }, $set: { touched_at: new Date() } },
+      { upsert: true, returnDocument: 'after', session },
+    );
+    return Number(ledger?.last_op_id ?? 0);
+  } catch (error) {
+    // Two first batches of a new client both inserting its ledger: the loser tries again
+    // and then finds the winner's position. Never a rejection, never a 500.
+    if ((error as { code?: unknown }).code === 11000) {
+      throw unavailable('write_conflict', 'a concurrent batch of this client created its ledger; retry', error);
+    }
+    throw error;
+  }
+}
+
+export async function advanceLedger(db: Db, session: ClientSession, userId: string, clientId: string, lastOpId: number): Promise<void> {
+  await db.collection<LedgerDocument>(LEDGER).updateOne({ _id: { user_id: userId, client_id: clientId } }, { $set: { last_op_id: lastOpId } }, { session });
+}
+
+/**
+ * Stores rejections with the fields of PROTOCOL.md section 4 (`_id` is the id). `data` and
+ * `old` are stored as JSON text, as the client sent them: a rejected entry may carry field
+ * names MongoDB would refuse in a document (`$…`, NUL), and storing a rejection must never
+ * fail the batch. Absent optional fields are null.
+ */
+export async function insertRejections(db: Db, session: ClientSession, rows: RejectionRecord[]): Promise<void> {
+  const createdAt = new Date();
+  await db.collection(REJECTIONS).insertMany(
+    rows.map((r) => {
+      const { data, old, ...columns } = rejectionColumns(r);
+      return { ...columns, data: jsonText(data), old: jsonText(old), created_at: createdAt };
+    }),
+    { session },
+  );
+}
+
+const jsonText = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
+/**
+ * Records a batch's digests and drops the client's records whose op_ids are all
+ * `retention` or more below the ledger. The order of records comes from a counter on the
+ * ledger document, which this batch holds already: no clock decides which record is later.
+ */
+export async function recordDigests(
+  db: Db,
+  session: ClientSession,
+  userId: string,
+  clientId: string,
+  record: EntryDigests,
+  ledger: number,
+  retention: number,
+): Promise<void> {
+  const { opIds } = record;
+  const first = opIds[0]!;
+  const last = opIds[opIds.length - 1]!;
+  const counted = await db
+    .collection<LedgerDocument>(LEDGER)
+    .findOneAndUpdate({ _id: { user_id: userId, client_id: clientId } }, { $inc: { digest_records: 1 } }, { returnDocument: 'after', session });
+  const document: DigestDocument = {
+    user_id: userId,
+    client_id: clientId,
+    seq: counted?.digest_records ?? 1,
+    first_op_id: first,
+    last_op_id: last,
+    op_ids: last - first + 1 === opIds.length ? null : opIds,
+    digests: new Binary(Buffer.from(record.digests.buffer, record.digests.byteOffset, record.digests.byteLength)),
+  };
+  await db.collection<DigestDocument>(DIGESTS).insertOne(document, { session });
+  const horizon = ledger - retention;
+  if (horizon > 0) await db.collection<DigestDocument>(DIGESTS).deleteMany({ user_id: userId, client_id: clientId, last_op_id: { $lte: horizon } }, { session });
+}
+
+/** The client's records that hold an op_id in from..to, in the order they were recorded. */
+export async function readDigests(db: Db, session: ClientSession, userId: string, clientId: string, from: number, to: number): Promise<EntryDigests[]> {
+  const found = await db
+    .collection<DigestDocument>(DIGESTS)
+    .find({ user_id: userId, client_id: clientId, last_op_id: { $gte: from }, first_op_id: { $lte: to } }, { session })
+    .sort({ seq: 1 })
+    .toArray();
+  return found.map((d) => {
+    const digests = new Uint8Array(d.digests.buffer);
+    const count = digests.length / DIGEST_BYTES;
+    const opIds = d.op_ids ?? Array.from({ length: count }, (_, i) => d.first_op_id + i);
+    if (opIds.length !== count) throw new Error(`${DIGESTS}: a record of ${clientId} holds ${count} digests for ${opIds.length} op_ids`);
+    return { opIds, digests };
+  });
+}
