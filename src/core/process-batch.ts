@@ -96,7 +96,8 @@ async function processInTransaction(
   // in order: what it holds in memory is bounded by the part, not the batch. Each part's
   // checks read the database as the parts before it left it.
   const tally: BatchTally = { rejected: [], stored: [], applied: 0, skipped: 0 };
-  await applyParts(options, tx, transactionParts(groupTransactions(work), options.partEntries ?? PART_ENTRIES), auth, tally);
+  const parts = transactionParts(groupTransactions(work), options.partEntries ?? PART_ENTRIES);
+  await applyParts(options, tx, parts, auth, tally, () => split?.record());
   const { stored, applied, skipped } = tally;
   // Parts check ahead of each other: rejections come in out of op order.
   const rejected = tally.rejected.sort((a, b) => a.response.op_id - b.response.op_id);
@@ -107,7 +108,8 @@ async function processInTransaction(
   // are below the ledger: it never moves back.
   const lastOpId = tracked ? Math.max(ledger, work.length > 0 ? work[work.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  if (split?.record) await tx.recordDigests(auth.userId, clientId, split.record);
+  const digests = split?.record();
+  if (digests) await tx.recordDigests(auth.userId, clientId, digests);
   const duplicates = split?.duplicates ?? 0;
   return {
     result: { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) },
@@ -133,7 +135,8 @@ interface Rejection {
 /**
  * Checks and applies the parts in order. While the database applies one part, the server
  * checks the next and, when that needs no read (no ownership rule is involved), plans it
- * too: the server's work and the database's overlap instead of taking turns.
+ * too: the server's work and the database's overlap instead of taking turns. `meanwhile`
+ * is work the batch needs only at the end, done while the database applies the last part.
  */
 async function applyParts(
   options: EngineOptions,
@@ -141,10 +144,11 @@ async function applyParts(
   parts: Iterator<ClientTransaction<RawEntry>[]>,
   auth: AuthContext,
   tally: BatchTally,
+  meanwhile: () => void,
 ): Promise<void> {
   let part = parts.next();
   let ready = part.done ? undefined : await readyPart(options, tx, await checkEntries(options, part.value, auth, tally), auth, tally);
-  while (ready) {
+  for (let first = true; ready; first = false) {
     const applying = ready.apply();
     // Awaited below; until then a failure must not count as unhandled.
     applying.catch(() => {});
@@ -152,15 +156,18 @@ async function applyParts(
     let next: ReadyPart | undefined;
     let ahead: { error: unknown } | undefined;
     part = parts.next();
-    if (!part.done) {
-      try {
-        // Let the store's statements leave before the server gets busy with the next part.
-        await new Promise((resolve) => setImmediate(resolve));
+    try {
+      // Let the store's statements leave before the server gets busy; a batch of one part
+      // is small, and does not wait for that.
+      if (!(first && part.done)) await new Promise((resolve) => setImmediate(resolve));
+      if (part.done) {
+        meanwhile();
+      } else {
         checked = await checkEntries(options, part.value, auth, tally);
         if (!ownershipReads(checked.valid)) next = await readyPart(options, tx, checked, auth, tally);
-      } catch (error) {
-        ahead = { error };
       }
+    } catch (error) {
+      ahead = { error };
     }
     // The part in flight settles first, whatever happened meanwhile: its error is the earlier one.
     settle(ready, await applying, tally);
