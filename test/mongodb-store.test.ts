@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal128, Double, Int32, Long, ObjectId, UUID, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMongoTestDatabase, withMongo } from './support/mongo.ts';
+import { MongoStore } from '../src/mongodb/mongo-store.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 /** What only the MongoDB Store has: declared types, open collections, its conflict checks. */
@@ -232,5 +233,22 @@ describe('MongoDB: many failing transactions in one batch', () => {
     const ids = batch.map((entry) => entry.id);
     const stored = await withMongo(url, (db) => db.collection('codes').find({ _id: { $in: ids } } as Document).sort({ _id: 1 }).toArray());
     expect(stored.map((d) => d._id)).toEqual(['k0', 'k1', 'k2', 'k3']);
+  });
+});
+
+describe('MongoDB: the server collections', () => {
+  it('get the indexes of the sync, the digests and the admin endpoints, again at every start', async () => {
+    // The test server opened this database already: a second start must find them in place.
+    const store = await MongoStore.open({ url, tables: {} });
+    await store.close();
+    const names = await withMongo(url, async (db) => {
+      const of = async (collection: string) => (await db.collection(collection).listIndexes().toArray()).map((i) => i.name).sort();
+      return { rejections: await of('writepath_rejections'), ledger: await of('writepath_ledger'), digests: await of('writepath_digests') };
+    });
+    expect(names).toEqual({
+      rejections: ['_id_', 'writepath_rejections_recent', 'writepath_rejections_user_id'],
+      ledger: ['_id_', 'writepath_ledger_user'],
+      digests: ['_id_', 'writepath_digests_client'],
+    });
   });
 });
