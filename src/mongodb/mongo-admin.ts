@@ -1,6 +1,15 @@
 import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
-import type { AdminStore, ClientPosition, ClientQuery, RejectionPage, RejectionQuery, StoredRejection } from '../core/admin-store.ts';
-import { badRequest, type WritepathError } from '../core/errors.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  type AdminStore,
+  type ClientPosition,
+  type ClientQuery,
+  type RejectionPage,
+  type RejectionQuery,
+  type StoredRejection,
+} from '../core/admin-store.ts';
 import { toBatchError } from './error-map.ts';
 import { LEDGER, REJECTIONS, type LedgerDocument } from './server-collections.ts';
 
@@ -107,19 +116,12 @@ const isoText = (value: unknown) => (value instanceof Date ? value.toISOString()
 
 /** The position after a rejection in the listing's order: its time, its op_id and its id. */
 function cursorOf(row: StoredRejection): string {
-  return Buffer.from(`${row.created_at}|${row.op_id}|${row.id}`).toString('base64url');
+  return encodeCursor([row.created_at, row.op_id, row.id]);
 }
 
 function parseCursor(cursor: string): { createdAt: Date; opId: number; id: ObjectId } {
-  const [createdAt, opId, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !createdAt || !opId || !id || !ISO_MILLIS.test(createdAt) || !/^-?\d{1,16}$/.test(opId) || !OBJECT_ID.test(id)) {
-    throw invalidCursor();
-  }
+  const [createdAt, opId, id] = decodeCursor(cursor, [ISO_MILLIS, /^-?\d{1,16}$/, OBJECT_ID]) as [string, string, string];
   const time = new Date(createdAt);
   if (Number.isNaN(time.getTime()) || !Number.isSafeInteger(Number(opId))) throw invalidCursor();
   return { createdAt: time, opId: Number(opId), id: new ObjectId(id) };
-}
-
-function invalidCursor(): WritepathError {
-  return badRequest('invalid_cursor', 'before must be the next value of an earlier page');
 }
