@@ -251,4 +251,20 @@ describe('MongoDB: the server collections', () => {
       digests: ['_id_', 'writepath_digests_client'],
     });
   });
+
+  it('list a ledger written before updated_at was kept by its last batch, after the others', async () => {
+    const userId = `legacy-${randomUUID()}`;
+    const touched = new Date('2026-01-02T03:04:05.678Z');
+    await withMongo(url, (db) => db.collection('writepath_ledger').insertOne({ _id: { user_id: userId, client_id: 'old' }, last_op_id: 3, touched_at: touched } as Document));
+    const token = await server.token(userId);
+    await postBatch(server, token, { client_id: 'new', batch: [{ op_id: 1, op: 'PUT', type: 'notes', id: randomUUID(), data: {} }] });
+    const store = await MongoStore.open({ url, tables: {} });
+    try {
+      const clients = await store.admin.clients({ userId, limit: 10 });
+      expect(clients.map((c) => [c.client_id, c.last_op_id])).toEqual([['new', 1], ['old', 3]]);
+      expect(clients[1]!.updated_at).toBe(touched.toISOString());
+    } finally {
+      await store.close();
+    }
+  });
 });
