@@ -58,7 +58,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Connects and creates the server's index; the tables come from the configuration,
+   * Connects and creates the server's indexes; the tables come from the configuration,
    * checked before with `mongoConfigProblems`.
    */
   static async open(options: MongoStoreOptions): Promise<MongoStore> {
