@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal128, Double, Int32, Long, ObjectId, UUID, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMongoTestDatabase, withMongo } from './support/mongo.ts';
+import { MongoStore } from '../src/mongodb/mongo-store.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 /** What only the MongoDB Store has: declared types, open collections, its conflict checks. */
@@ -232,5 +233,38 @@ describe('MongoDB: many failing transactions in one batch', () => {
     const ids = batch.map((entry) => entry.id);
     const stored = await withMongo(url, (db) => db.collection('codes').find({ _id: { $in: ids } } as Document).sort({ _id: 1 }).toArray());
     expect(stored.map((d) => d._id)).toEqual(['k0', 'k1', 'k2', 'k3']);
+  });
+});
+
+describe('MongoDB: the server collections', () => {
+  it('get the indexes of the sync, the digests and the admin endpoints, again at every start', async () => {
+    // The test server opened this database already: a second start must find them in place.
+    const store = await MongoStore.open({ url, tables: {} });
+    await store.close();
+    const names = await withMongo(url, async (db) => {
+      const of = async (collection: string) => (await db.collection(collection).listIndexes().toArray()).map((i) => i.name).sort();
+      return { rejections: await of('writepath_rejections'), ledger: await of('writepath_ledger'), digests: await of('writepath_digests') };
+    });
+    expect(names).toEqual({
+      rejections: ['_id_', 'writepath_rejections_recent', 'writepath_rejections_user_id'],
+      ledger: ['_id_', 'writepath_ledger_user'],
+      digests: ['_id_', 'writepath_digests_client'],
+    });
+  });
+
+  it('list a ledger written before updated_at was kept by its last batch, after the others', async () => {
+    const userId = `legacy-${randomUUID()}`;
+    const touched = new Date('2026-01-02T03:04:05.678Z');
+    await withMongo(url, (db) => db.collection('writepath_ledger').insertOne({ _id: { user_id: userId, client_id: 'old' }, last_op_id: 3, touched_at: touched } as Document));
+    const token = await server.token(userId);
+    await postBatch(server, token, { client_id: 'new', batch: [{ op_id: 1, op: 'PUT', type: 'notes', id: randomUUID(), data: {} }] });
+    const store = await MongoStore.open({ url, tables: {} });
+    try {
+      const clients = await store.admin.clients({ userId, limit: 10 });
+      expect(clients.map((c) => [c.client_id, c.last_op_id])).toEqual([['new', 1], ['old', 3]]);
+      expect(clients[1]!.updated_at).toBe(touched.toISOString());
+    } finally {
+      await store.close();
+    }
   });
 });

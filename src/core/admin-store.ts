@@ -1,3 +1,4 @@
+import { badRequest, type WritepathError } from './errors.ts';
 import type { TableInfo } from './schema.ts';
 import type { TableFacts } from './table-facts.ts';
 
@@ -79,4 +80,23 @@ export interface PoolStats {
   idle: number;
   /** Requests waiting for a connection. */
   waiting: number;
+}
+
+/**
+ * A rejections page's `next`: the sort keys of its last row, opaque to the caller (the
+ * Stores' keys differ). `decodeCursor` reads it back.
+ */
+export function encodeCursor(keys: readonly (string | number)[]): string {
+  return Buffer.from(keys.join('|')).toString('base64url');
+}
+
+/** The keys of a `before`, each matching its pattern; anything else is a 400 `invalid_cursor`. */
+export function decodeCursor(cursor: string, patterns: readonly RegExp[]): string[] {
+  const keys = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (keys.length !== patterns.length || keys.some((key, i) => !patterns[i]!.test(key))) throw invalidCursor();
+  return keys;
+}
+
+export function invalidCursor(): WritepathError {
+  return badRequest('invalid_cursor', 'before must be the next value of an earlier page');
 }

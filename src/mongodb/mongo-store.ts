@@ -1,11 +1,14 @@
 import { MongoClient, type ClientSession, type Db } from 'mongodb';
 import type { TableConfig } from '../config/schema.ts';
+import type { PoolStats } from '../core/admin-store.ts';
 import { serverError } from '../core/errors.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
+import { MongoAdmin } from './mongo-admin.ts';
 import { RestartBatch, type ApplyState } from './mongo-apply.ts';
 import { mongoTable, type MongoTableInfo } from './mongo-tables.ts';
 import { MongoTransaction } from './mongo-transaction.ts';
+import { PoolCounter } from './pool-stats.ts';
 import { ensureServerCollections } from './server-collections.ts';
 
 export interface MongoStoreOptions {
@@ -42,14 +45,20 @@ function learn(state: ApplyState, restart: RestartBatch): void {
 
 /** The Store for MongoDB (a replica set or sharded cluster: transactions need one). */
 export class MongoStore implements Store {
+  /** The admin endpoints' queries (an optional Store capability). */
+  readonly admin: MongoAdmin;
+
   private constructor(
     private readonly client: MongoClient,
     private readonly db: Db,
     private readonly tables: ReadonlyMap<string, MongoTableInfo>,
-  ) {}
+    private readonly pool: PoolCounter,
+  ) {
+    this.admin = new MongoAdmin(db);
+  }
 
   /**
-   * Connects and creates the server's index; the tables come from the configuration,
+   * Connects and creates the server's indexes; the tables come from the configuration,
    * checked before with `mongoConfigProblems`.
    */
   static async open(options: MongoStoreOptions): Promise<MongoStore> {
@@ -66,11 +75,13 @@ export class MongoStore implements Store {
       waitQueueTimeoutMS: timeout,
       appName: 'writepath',
     });
+    // Before connecting, so that it sees every connection the pool opens.
+    const pool = new PoolCounter(client);
     try {
       await client.connect();
       const db = client.db();
       await ensureServerCollections(db);
-      return new MongoStore(client, db, tables);
+      return new MongoStore(client, db, tables, pool);
     } catch (error) {
       await client.close().catch(() => {});
       throw toBatchError(error);
@@ -122,6 +133,10 @@ export class MongoStore implements Store {
     } catch {
       return false;
     }
+  }
+
+  poolStats(): PoolStats {
+    return this.pool.stats();
   }
 
   async close(): Promise<void> {

@@ -8,9 +8,12 @@ export const LEDGER = 'writepath_ledger';
 export const REJECTIONS = 'writepath_rejections';
 export const DIGESTS = 'writepath_digests';
 
-interface LedgerDocument {
+export interface LedgerDocument {
   _id: { user_id: string; client_id: string };
   last_op_id: number;
+  /** When the position last moved (or the ledger was made): what `/admin/clients` shows. */
+  updated_at: Date;
+  /** Written by every batch, moved or not (see lockLedger). */
   touched_at: Date;
   /** How many digest records the client has had: orders them (see recordDigests). */
   digest_records?: number;
@@ -30,9 +33,18 @@ interface DigestDocument {
   digests: Binary;
 }
 
-/** Creates the indexes the rejections are synced by and the digests read by (collections themselves appear with their first write). */
+/**
+ * Creates the indexes the rejections are synced by, the digests read by and the admin
+ * endpoints list by (collections themselves appear with their first write). `createIndex`
+ * of an existing index is a no-op, so every start may run this.
+ */
 export async function ensureServerCollections(db: Db): Promise<void> {
   await db.collection(REJECTIONS).createIndex({ user_id: 1 }, { name: 'writepath_rejections_user_id' });
+  // The order of /admin/rejections and its pages, and the 24-hour count of /admin/stats.
+  await db.collection(REJECTIONS).createIndex({ created_at: -1, op_id: -1, _id: -1 }, { name: 'writepath_rejections_recent' });
+  // /admin/clients?user_id=: never rewritten, unlike an index on updated_at would be by
+  // every batch that moves a ledger; a user's few clients are sorted in memory.
+  await db.collection(LEDGER).createIndex({ '_id.user_id': 1 }, { name: 'writepath_ledger_user' });
   await db.collection(DIGESTS).createIndex({ user_id: 1, client_id: 1, last_op_id: 1 }, { name: 'writepath_digests_client' });
 }
 
@@ -42,10 +54,11 @@ export async function ensureServerCollections(db: Db): Promise<void> {
  * batches of one client cannot both commit (the loser retries, then answers 503).
  */
 export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<number> {
+  const now = new Date();
   try {
     const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
       { _id: { user_id: userId, client_id: clientId } },
-      { $setOnInsert: { last_op_id: 0 }, $set: { touched_at: new Date() } },
+      { $setOnInsert: { last_op_id: 0, updated_at: now }, $set: { touched_at: now } },
       { upsert: true, returnDocument: 'after', session },
     );
     return Number(ledger?.last_op_id ?? 0);
@@ -60,7 +73,7 @@ export async function lockLedger(db: Db, session: ClientSession, userId: string,
 }
 
 export async function advanceLedger(db: Db, session: ClientSession, userId: string, clientId: string, lastOpId: number): Promise<void> {
-  await db.collection<LedgerDocument>(LEDGER).updateOne({ _id: { user_id: userId, client_id: clientId } }, { $set: { last_op_id: lastOpId } }, { session });
+  await db.collection<LedgerDocument>(LEDGER).updateOne({ _id: { user_id: userId, client_id: clientId } }, { $set: { last_op_id: lastOpId, updated_at: new Date() } }, { session });
 }
 
 /**

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { AdminStore, ClientPosition, ClientQuery, RejectionPage, RejectionQuery, StoredRejection } from '../core/admin-store.ts';
-import { badRequest, WritepathError } from '../core/errors.ts';
+import { decodeCursor, encodeCursor, type AdminStore, type ClientPosition, type ClientQuery, type RejectionPage, type RejectionQuery, type StoredRejection } from '../core/admin-store.ts';
 import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource, TableFacts } from '../core/table-facts.ts';
 import { toBatchError } from './error-map.ts';
@@ -91,17 +90,10 @@ function toStoredRejection(row: RejectionRow): StoredRejection {
  * rejections of a batch share it), its op_id (the latest entry first) and its id.
  */
 function cursorOf(row: StoredRejection): string {
-  return Buffer.from(`${row.created_at}|${row.op_id}|${row.id}`).toString('base64url');
+  return encodeCursor([row.created_at, row.op_id, row.id]);
 }
 
 function parseCursor(cursor: string): { createdAt: string; opId: string; id: string } {
-  const [createdAt, opId, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !createdAt || !opId || !id || !ISO_MICROS.test(createdAt) || !/^-?\d{1,19}$/.test(opId) || !UUID.test(id)) {
-    throw invalidCursor();
-  }
+  const [createdAt, opId, id] = decodeCursor(cursor, [ISO_MICROS, /^-?\d{1,19}$/, UUID]) as [string, string, string];
   return { createdAt, opId, id };
-}
-
-function invalidCursor(): WritepathError {
-  return badRequest('invalid_cursor', 'before must be the next value of an earlier page');
 }

@@ -100,7 +100,7 @@ function tableSummaries(store: Store, rules: TableRules): TableSummary[] {
   });
 }
 
-/** The Store's admin queries; 501 when it has none (the MongoDB Store, for now). */
+/** The Store's admin queries; 501 when it has none. */
 function adminOf(store: Store): AdminStore {
   if (store.admin) return store.admin;
   throw new WritepathError({
