@@ -7,6 +7,7 @@ import { toBatchError } from './error-map.ts';
 import { MongoAdmin } from './mongo-admin.ts';
 import { RestartBatch, type ApplyState } from './mongo-apply.ts';
 import { mongoTable, type MongoTableInfo } from './mongo-tables.ts';
+import { ClientLocks } from './client-lock.ts';
 import { MongoTransaction } from './mongo-transaction.ts';
 import { PoolCounter } from './pool-stats.ts';
 import { ensureServerCollections } from './server-collections.ts';
@@ -45,6 +46,7 @@ function learn(state: ApplyState, restart: RestartBatch): void {
 
 /** The Store for MongoDB (a replica set or sharded cluster: transactions need one). */
 export class MongoStore implements Store {
+  private readonly clientLocks = new ClientLocks();
   /** The admin endpoints' queries (an optional Store capability). */
   readonly admin: MongoAdmin;
 
@@ -104,11 +106,16 @@ export class MongoStore implements Store {
   async transaction<T>(_context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     const state: ApplyState = { excluded: new Map(), mode: 'collection' };
     const session = this.client.startSession();
+    // Taken at the ledger, held through restarts of the batch, released when it has ended.
+    let release: (() => void) | undefined;
+    const lockClient = async (userId: string, clientId: string) => {
+      release ??= await this.clientLocks.acquire(JSON.stringify([userId, clientId]));
+    };
     try {
       for (;;) {
         session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
         try {
-          const result = await work(new MongoTransaction(this.db, session, state));
+          const result = await work(new MongoTransaction(this.db, session, state, lockClient));
           await session.commitTransaction();
           return result;
         } catch (error) {
@@ -122,6 +129,7 @@ export class MongoStore implements Store {
         }
       }
     } finally {
+      release?.();
       await session.endSession().catch(() => {});
     }
   }

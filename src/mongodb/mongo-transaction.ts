@@ -18,10 +18,13 @@ export class MongoTransaction implements StoreTransaction {
     private readonly db: Db,
     private readonly session: ClientSession,
     private readonly state: ApplyState,
+    /** Waits for this process's other batches of the client (see ClientLocks). */
+    private readonly lockClient: (userId: string, clientId: string) => Promise<void>,
     private readonly digestRetention = DIGEST_RETENTION,
   ) {}
 
   async lockLedger(userId: string, clientId: string): Promise<number> {
+    await this.lockClient(userId, clientId);
     this.ledger = await lockLedger(this.db, this.session, userId, clientId);
     return this.ledger;
   }
