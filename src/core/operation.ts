@@ -64,17 +64,20 @@ export function groupTransactions<T extends { entry: RawEntry } | RawEntry>(item
 
 /**
  * Consecutive runs of whole client transactions of about `size` entries each, in order:
- * a large batch is checked, planned and applied a part at a time.
+ * a large batch is checked, planned and applied a part at a time. With `firstSize`, parts
+ * start at that size and double up to `size`.
  */
-export function* transactionParts<T>(groups: ClientTransaction<T>[], size: number): Generator<ClientTransaction<T>[]> {
+export function* transactionParts<T>(groups: ClientTransaction<T>[], size: number, firstSize = size): Generator<ClientTransaction<T>[]> {
   let start = 0;
   let entries = 0;
+  let target = Math.min(firstSize, size);
   for (let i = 0; i < groups.length; i++) {
     entries += groups[i]!.entries.length;
-    if (entries >= size) {
+    if (entries >= target) {
       yield groups.slice(start, i + 1);
       start = i + 1;
       entries = 0;
+      target = Math.min(target * 2, size);
     }
   }
   if (start < groups.length) yield start === 0 ? groups : groups.slice(start);
