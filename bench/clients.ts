@@ -9,7 +9,10 @@ export interface ClientsResult {
   batchesPerSecond: number;
   p50: number;
   p99: number;
+  /** Batches measured (after the warm-up). */
   batches: number;
+  /** Batches sent, the warm-up's included. */
+  sent: number;
 }
 
 export async function runClients(
@@ -21,6 +24,7 @@ export async function runClients(
   const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
   const target = new URL('/api/data', url);
   const latencies: number[] = [];
+  let sent = 0;
   const warmupEnd = performance.now() + (options.warmupSeconds ?? 1) * 1000;
   const end = warmupEnd + options.seconds * 1000;
   // Enough bodies for the run at a rate well above the target, generated up front.
@@ -33,6 +37,7 @@ export async function runClients(
     for (let round = 0; round < bodies.length && performance.now() < end; round++) {
       const start = performance.now();
       const status = await send(agent, target, token, bodies[round]!);
+      sent++;
       const done = performance.now();
       if (status !== 200) throw new Error(`client ${index}: ${status}`);
       if (start >= warmupEnd && done <= end) latencies.push(done - start);
@@ -42,7 +47,7 @@ export async function runClients(
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { batchesPerSecond: latencies.length / options.seconds, p50: at(0.5), p99: at(0.99), batches: latencies.length };
+  return { batchesPerSecond: latencies.length / options.seconds, p50: at(0.5), p99: at(0.99), batches: latencies.length, sent };
 }
 
 function send(agent: Agent, target: URL, token: string, body: Buffer): Promise<number> {

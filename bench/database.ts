@@ -7,6 +7,8 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/postgres/embe
 export interface BenchDatabase {
   /** URL of the fresh database. */
   url: string;
+  /** Its name. */
+  name: string;
   /** `server_version` of the Postgres it runs on. */
   version: string;
   /** Stops the embedded Postgres, if one was started, and removes its files. */
@@ -37,6 +39,7 @@ export async function openBenchDatabase(name: string): Promise<BenchDatabase> {
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
     version,
     async close() {
       await embedded?.stop();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createSchema, mixedBatch, resetTable, type Entry } from './data.ts';
 import { runClients } from './clients.ts';
+import { cpuPerBatch, type CpuPerBatch } from './process-cpu.ts';
 import { openBenchDatabase } from './database.ts';
 import { post, startServer } from './server.ts';
 import { applyFloor, applyNaive } from './sql-baselines.ts';
@@ -70,8 +71,12 @@ async function main() {
       }
     }
     console.error('16 clients, 10-entry batches...');
-    const clients = await runClients(server.url, await server.token('clients'), existing, { clients: 16, batchSize: 10, seconds: quick ? 3 : 8 });
-    report(times, clients, rss100k, server.peakRssMiB(), version, mismatches);
+    let clients!: Awaited<ReturnType<typeof runClients>>;
+    const cpu = await cpuPerBatch(server.pid, database.name, async () => {
+      clients = await runClients(server.url, await server.token('clients'), existing, { clients: 16, batchSize: 10, seconds: quick ? 3 : 8 });
+      return clients.sent;
+    });
+    report(times, clients, cpu, rss100k, server.peakRssMiB(), version, mismatches);
   } finally {
     await sql.end();
     await server.stop();
@@ -100,6 +105,7 @@ async function timeHttp(url: string, token: string, batch: Entry[], sql: pg.Clie
 function report(
   times: Record<string, number[]>,
   clients: Awaited<ReturnType<typeof runClients>>,
+  cpu: CpuPerBatch,
   rss100k: number[],
   rssPeak: number,
   version: string,
@@ -129,6 +135,9 @@ function report(
   console.log(
     `16 clients x 10 entries: ${clients.batchesPerSecond.toFixed(0)} batches/s, p50 ${clients.p50.toFixed(1)} ms, p99 ${clients.p99.toFixed(1)} ms (targets >= 2000/s, p99 < 50 ms)`,
   );
+  console.log(
+    `  CPU per batch: server ${cpu.server.toFixed(2)} ms, Postgres ${cpu.postgres.toFixed(2)} ms, clients ${cpu.clients.toFixed(2)} ms (${cpus().length} cores: at most ${Math.round((cpus().length * 1000) / (cpu.server + cpu.postgres + cpu.clients))} batches/s)`,
+  );
   if (mismatches.length > 0) console.log(`WARNING: the floor and writepath ended with different tables: ${mismatches.join('; ')}`);
   const medians = Object.fromEntries(Object.entries(times).map(([k, xs]) => [`${k}_ms`, Number(median(xs).toFixed(1))]));
   console.log(
@@ -142,6 +151,7 @@ function report(
       clients_batches_per_s: Math.round(clients.batchesPerSecond),
       clients_p50_ms: Number(clients.p50.toFixed(2)),
       clients_p99_ms: Number(clients.p99.toFixed(2)),
+      clients_cpu_ms_per_batch: { server: Number(cpu.server.toFixed(3)), postgres: Number(cpu.postgres.toFixed(3)), clients: Number(cpu.clients.toFixed(3)) },
       table_mismatches: mismatches.length,
     }),
   );
