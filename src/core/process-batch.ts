@@ -1,6 +1,7 @@
 import type { BatchResponse, RejectedEntry } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
+import { digestEntries } from './entry-digest.ts';
 import { WritepathError } from './errors.ts';
 import { hasValidators, runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
@@ -44,11 +45,14 @@ export interface RewindEvent {
  */
 export async function processBatch(options: EngineOptions, request: BatchRequest, auth: AuthContext): Promise<BatchResponse> {
   const maxAttempts = options.maxAttempts ?? 3;
+  // Before any hook sees an entry, and once for every attempt: what is recorded must be the
+  // content as sent, as a retry's will be (PROTOCOL.md 2.2).
+  const digests = request.ledger !== false ? digestEntries(request.entries) : undefined;
   for (let attempt = 1; ; attempt++) {
     let result: BatchResponse;
     let rewound: number[];
     try {
-      ({ result, rewound } = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, auth)));
+      ({ result, rewound } = await options.store.transaction(auth, (tx) => processInTransaction(options, tx, request, digests, auth)));
     } catch (error) {
       // Serialization failures and deadlocks usually pass on a second try; the client
       // would retry anyway, but an answer now is kinder than a 503.
@@ -83,13 +87,15 @@ async function processInTransaction(
   options: EngineOptions,
   tx: StoreTransaction,
   request: BatchRequest,
+  /** Of the request's entries, when it is tracked by the ledger. */
+  digests: Uint8Array | undefined,
   auth: AuthContext,
 ): Promise<{ result: BatchResponse; rewound: number[] }> {
   const { clientId, entries } = request;
   // Without the client's op_ids (demo routes) there is nothing to deduplicate against.
-  const tracked = request.ledger !== false;
+  const tracked = digests !== undefined;
   const ledger = tracked ? await tx.lockLedger(auth.userId, clientId) : 0;
-  const split = tracked ? await splitByLedger(tx, auth.userId, clientId, entries, ledger) : undefined;
+  const split = tracked ? await splitByLedger(tx, auth.userId, clientId, entries, digests, ledger) : undefined;
   const work = split?.work ?? entries;
 
   // A large batch is checked and applied a part at a time, whole client transactions each,
@@ -99,7 +105,7 @@ async function processInTransaction(
   // The first part, which nothing overlaps, is small: the database starts on it sooner.
   const partEntries = options.partEntries ?? PART_ENTRIES;
   const parts = transactionParts(groupTransactions(work), partEntries, Math.ceil(partEntries / 4));
-  await applyParts(options, tx, parts, auth, tally, () => split?.record());
+  await applyParts(options, tx, parts, auth, tally);
   const { stored, applied, skipped } = tally;
   // Parts check ahead of each other: rejections come in out of op order.
   const rejected = tally.rejected.sort((a, b) => a.response.op_id - b.response.op_id);
@@ -110,8 +116,7 @@ async function processInTransaction(
   // are below the ledger: it never moves back.
   const lastOpId = tracked ? Math.max(ledger, work.length > 0 ? work[work.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  const digests = split?.record();
-  if (digests) await tx.recordDigests(auth.userId, clientId, digests);
+  if (split?.record) await tx.recordDigests(auth.userId, clientId, split.record);
   const duplicates = split?.duplicates ?? 0;
   return {
     result: { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) },
@@ -137,8 +142,7 @@ interface Rejection {
 /**
  * Checks and applies the parts in order. While the database applies one part, the server
  * checks the next and, when that needs no read (no ownership rule is involved), plans it
- * too: the server's work and the database's overlap instead of taking turns. `meanwhile`
- * is work the batch needs only at the end, done while the database applies the last part.
+ * too: the server's work and the database's overlap instead of taking turns.
  */
 async function applyParts(
   options: EngineOptions,
@@ -146,11 +150,10 @@ async function applyParts(
   parts: Iterator<ClientTransaction<RawEntry>[]>,
   auth: AuthContext,
   tally: BatchTally,
-  meanwhile: () => void,
 ): Promise<void> {
   let part = parts.next();
   let ready = part.done ? undefined : await readyPart(options, tx, await checkEntries(options, part.value, auth, tally), auth, tally);
-  for (let first = true; ready; first = false) {
+  while (ready) {
     const applying = ready.apply();
     // Awaited below; until then a failure must not count as unhandled.
     applying.catch(() => {});
@@ -158,18 +161,15 @@ async function applyParts(
     let next: ReadyPart | undefined;
     let ahead: { error: unknown } | undefined;
     part = parts.next();
-    try {
-      // Let the store's statements leave before the server gets busy; a batch of one part
-      // is small, and does not wait for that.
-      if (!(first && part.done)) await new Promise((resolve) => setImmediate(resolve));
-      if (part.done) {
-        meanwhile();
-      } else {
+    if (!part.done) {
+      try {
+        // Let the store's statements leave before the server gets busy with the next part.
+        await new Promise((resolve) => setImmediate(resolve));
         checked = await checkEntries(options, part.value, auth, tally);
         if (!ownershipReads(checked.valid)) next = await readyPart(options, tx, checked, auth, tally);
+      } catch (error) {
+        ahead = { error };
       }
-    } catch (error) {
-      ahead = { error };
     }
     // The part in flight settles first, whatever happened meanwhile: its error is the earlier one.
     settle(ready, await applying, tally);

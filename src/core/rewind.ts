@@ -1,5 +1,5 @@
 import type { RawEntry } from '../protocol/wire.ts';
-import { DIGEST_BYTES, digestEntries, sameDigest } from './entry-digest.ts';
+import { DIGEST_BYTES, sameDigest } from './entry-digest.ts';
 import type { EntryDigests, StoreTransaction } from './store.ts';
 
 /** What the ledger and the stored digests make of a batch's entries. */
@@ -10,12 +10,8 @@ export interface LedgerSplit {
   duplicates: number;
   /** op_ids of entries at or below the ledger whose content differs from what was processed. */
   rewound: number[];
-  /**
-   * The digests of `work`, to record when the batch commits; undefined when there is no
-   * work. A function: when every entry is fresh nothing needs them before the commit, and
-   * the engine works them out while the database is busy with the batch.
-   */
-  record: () => EntryDigests | undefined;
+  /** The digests of `work`, to record when the batch commits; undefined when there is no work. */
+  record: EntryDigests | undefined;
 }
 
 /**
@@ -29,21 +25,23 @@ export interface LedgerSplit {
  * restored client's write is what the ledger did before, and only past the retention.
  *
  * Reads the stored digests once, and only when some entries are at or below the ledger.
+ * `digests` are those of `entries` as the client sent them (`digestEntries`), worked out
+ * before any hook could touch an entry: a retry is hashed before hooks run, so what is
+ * recorded must be too.
  */
 export async function splitByLedger(
   tx: StoreTransaction,
   userId: string,
   clientId: string,
   entries: RawEntry[],
+  digests: Uint8Array,
   ledger: number,
 ): Promise<LedgerSplit> {
-  if (entries.length === 0) return { work: entries, duplicates: 0, rewound: [], record: () => undefined };
+  if (entries.length === 0) return { work: entries, duplicates: 0, rewound: [], record: undefined };
   // op_ids are strictly increasing (checked when the request was parsed).
   let firstFresh = 0;
   while (firstFresh < entries.length && entries[firstFresh]!.opId <= ledger) firstFresh++;
-  if (firstFresh === 0) return { work: entries, duplicates: 0, rewound: [], record: once(() => ({ opIds: entries.map((e) => e.opId), digests: digestEntries(entries) })) };
-
-  const digests = digestEntries(entries);
+  if (firstFresh === 0) return { work: entries, duplicates: 0, rewound: [], record: { opIds: entries.map((e) => e.opId), digests } };
 
   const stored = latestDigests(await tx.readDigests(userId, clientId, entries[0]!.opId, entries[firstFresh - 1]!.opId));
   const kept: number[] = [];
@@ -55,18 +53,12 @@ export async function splitByLedger(
     rewound.push(entries[i]!.opId);
   }
   for (let i = firstFresh; i < entries.length; i++) kept.push(i);
-  if (kept.length === 0) return { work: [], duplicates: entries.length, rewound, record: () => undefined };
+  if (kept.length === 0) return { work: [], duplicates: entries.length, rewound, record: undefined };
 
   const picked = new Uint8Array(kept.length * DIGEST_BYTES);
   kept.forEach((i, k) => picked.set(digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), k * DIGEST_BYTES));
   const work = kept.map((i) => entries[i]!);
-  const record = { opIds: work.map((e) => e.opId), digests: picked };
-  return { work, duplicates: entries.length - work.length, rewound, record: () => record };
-}
-
-function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => (made ??= { value: make() }).value;
+  return { work, duplicates: entries.length - work.length, rewound, record: { opIds: work.map((e) => e.opId), digests: picked } };
 }
 
 /** Where each op_id's latest digest is: later records replace earlier ones (a rewound entry's new content). */
