@@ -68,6 +68,26 @@ describe('rewind detection on the Postgres store', () => {
     const names = await sql(url, 'SELECT name FROM lists WHERE name LIKE $1 ORDER BY name', [`${tag} restored%`]);
     expect(names.map((r) => r.name)).toEqual([`${tag} restored 16`, `${tag} restored 17`]);
   });
+
+  it('takes entries past the retention for duplicates even where a row spanning it still holds their digests', async () => {
+    const clientId = randomUUID();
+    const tag = randomUUID();
+    await run(store, request(clientId, tag, range(1, 19)));
+    await run(store, request(clientId, tag, range(20, 25)));
+    // Ledger 25, retention 10: the row 1..19 spans the horizon (15) and is kept.
+    // The same ids every time: a retry sends the same body.
+    const ids = new Map(range(14, 17).map((opId) => [opId, randomUUID()]));
+    const restored = (opIds: number[]): BatchRequest => {
+      const batch = request(clientId, `${tag} restored`, opIds);
+      return { ...batch, entries: batch.entries.map((e) => ({ ...e, fields: { ...e.fields, id: ids.get(e.opId) } })) };
+    };
+    // 14 and 15 are past it: duplicates, though the row still holds other digests for them.
+    expect(await run(store, restored([14, 15]))).toMatchObject({ applied: 0, duplicates: 2 });
+    // 16 and 17 are within it: rewound and applied once; their retry is a duplicate.
+    expect(await run(store, restored([16, 17]))).toMatchObject({ applied: 2, duplicates: 0 });
+    expect(await run(store, restored([16, 17]))).toMatchObject({ applied: 0, duplicates: 2 });
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM lists WHERE name LIKE $1', [`${tag} restored%`])).toEqual([{ n: 2 }]);
+  });
 });
 
 /** The server's tables as the version before digests made them, with a client's ledger at 7. */

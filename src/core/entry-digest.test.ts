@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RawEntry } from '../protocol/wire.ts';
-import { digestEntries, sameDigest } from './entry-digest.ts';
+import { digestEntries, digestsAbove, sameDigest } from './entry-digest.ts';
 
 const base = {
   op_id: 1,
@@ -56,5 +56,22 @@ describe('digestEntries', () => {
     const right = digestEntries([entry({ ...base, id: 'b' })]);
     expect(sameDigest(left, 1, right, 0)).toBe(true);
     expect(sameDigest(left, 0, right, 0)).toBe(false);
+  });
+});
+
+describe('digestsAbove', () => {
+  it('drops the op_ids at or below the horizon, with their digests', () => {
+    const bytes = (...n: number[]) => new Uint8Array(n.flatMap((v) => Array.from({ length: 8 }, () => v)));
+    const records = [
+      { opIds: [1, 2, 3], digests: bytes(1, 2, 3) },
+      { opIds: [4, 6, 8], digests: bytes(4, 6, 8) },
+      { opIds: [9, 10], digests: bytes(9, 10) },
+    ];
+    expect(digestsAbove(records, 5)).toEqual([
+      { opIds: [6, 8], digests: bytes(6, 8) },
+      { opIds: [9, 10], digests: bytes(9, 10) },
+    ]);
+    expect(digestsAbove(records, 0)).toEqual(records);
+    expect(digestsAbove(records, 10)).toEqual([]);
   });
 });

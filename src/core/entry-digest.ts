@@ -1,4 +1,5 @@
 import type { RawEntry } from '../protocol/wire.ts';
+import type { EntryDigests } from './store.ts';
 
 /** Bytes of one entry's digest. */
 export const DIGEST_BYTES = 8;
@@ -100,4 +101,19 @@ function value(v: unknown): void {
     }
     mix(9);
   } else mix(10);
+}
+
+/**
+ * The records without their op_ids at or below `horizon` (the ledger less the retention).
+ * Past the retention an entry is a duplicate whatever may still be kept of it: a record
+ * that spans the horizon still holds old digests there, and a rewound entry's own record
+ * would be dropped at once, so its retry would be applied again and again.
+ */
+export function digestsAbove(records: EntryDigests[], horizon: number): EntryDigests[] {
+  return records.flatMap((record) => {
+    const first = record.opIds.findIndex((opId) => opId > horizon);
+    if (first === 0) return [record];
+    if (first < 0) return [];
+    return [{ opIds: record.opIds.slice(first), digests: record.digests.subarray(first * DIGEST_BYTES) }];
+  });
 }

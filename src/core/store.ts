@@ -53,9 +53,9 @@ export interface StoreTransaction {
    * The digests recorded for (user, client) by `recordDigests` in earlier transactions
    * that hold an op_id between `fromOpId` and `toOpId` (inclusive), in the order they were
    * recorded: where two hold the same op_id, the later one counts. Records may hold op_ids
-   * outside the range too. One read per call. A store may have forgotten records whose
-   * op_ids are all more than `DIGEST_RETENTION` below the ledger; the engine then treats
-   * those entries as duplicates.
+   * outside the range too. One read per call. Nothing is returned for op_ids at or below
+   * the ledger less the store's retention (`DIGEST_RETENTION` by default), whatever is
+   * still kept of them (`digestsAbove`): the engine treats those entries as duplicates.
    *
    * @example
    * const records = await tx.readDigests('u1', 'c1', 41, 50); // after a lockLedger that returned 50

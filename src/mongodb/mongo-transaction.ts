@@ -3,6 +3,7 @@ import type { ClientTransaction, Operation } from '../core/operation.ts';
 import type { RowsById } from '../core/row-reader.ts';
 import type { TableInfo } from '../core/schema.ts';
 import { DIGEST_RETENTION, type EntryDigests, type RejectionRecord, type StoreTransaction, type TransactionOutcome } from '../core/store.ts';
+import { digestsAbove } from '../core/entry-digest.ts';
 import { toBson, toText } from './bson-values.ts';
 import { applyTransactions, type ApplyState } from './mongo-apply.ts';
 import { typeOf, type MongoTableInfo } from './mongo-tables.ts';
@@ -34,8 +35,9 @@ export class MongoTransaction implements StoreTransaction {
     this.ledger = lastOpId;
   }
 
-  readDigests(userId: string, clientId: string, fromOpId: number, toOpId: number): Promise<EntryDigests[]> {
-    return readDigests(this.db, this.session, userId, clientId, fromOpId, toOpId);
+  async readDigests(userId: string, clientId: string, fromOpId: number, toOpId: number): Promise<EntryDigests[]> {
+    const horizon = this.ledger - this.digestRetention;
+    return digestsAbove(await readDigests(this.db, this.session, userId, clientId, Math.max(fromOpId, horizon + 1), toOpId), horizon);
   }
 
   recordDigests(userId: string, clientId: string, record: EntryDigests): Promise<void> {

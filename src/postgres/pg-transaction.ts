@@ -4,6 +4,7 @@ import type { RowsById } from '../core/row-reader.ts';
 import type { TableInfo } from '../core/schema.ts';
 import type { AuthContext, EntryDigests, RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
+import { digestsAbove } from '../core/entry-digest.ts';
 import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
 import { applyExact } from './exact-apply.ts';
 import { applyPlanned, PART_ENTRIES, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
@@ -49,7 +50,8 @@ export class PgTransaction implements StoreTransaction {
 
   async readDigests(userId: string, clientId: string, fromOpId: number, toOpId: number): Promise<EntryDigests[]> {
     await this.begin();
-    return readDigestRows(this.client, userId, clientId, fromOpId, toOpId);
+    const horizon = this.position - this.digestRetention;
+    return digestsAbove(await readDigestRows(this.client, userId, clientId, Math.max(fromOpId, horizon + 1), toOpId), horizon);
   }
 
   async recordDigests(userId: string, clientId: string, record: EntryDigests): Promise<void> {
