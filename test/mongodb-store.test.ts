@@ -128,6 +128,22 @@ describe('MongoDB: collections without declared fields', () => {
     expect(stored.map((r) => r.data)).toEqual(['{"$set":1}', '{"a.b":1}', '{"_id":"other"}']);
   });
 
+  it('rejects a nested key holding NUL (BSON cannot store it) instead of failing the batch, and commits the rest', async () => {
+    const { status, body } = await post([
+      { op_id: 1, op: 'PUT', type: 'notes', id: 'k1', data: { x: { 'a\u0000b': 1 } } },
+      { op_id: 2, op: 'PUT', type: 'typed', id: randomUUID(), data: { obj: '{"a\\u0000b":1}' } },
+      { op_id: 3, op: 'PUT', type: 'notes', id: 'k3', data: { x: { ab: 'c\u0000d' } } },
+    ]);
+    expect(status).toBe(200);
+    expect(body.rejected.map((r: any) => [r.op_id, r.code, r.column])).toEqual([
+      [1, 'invalid_value', 'x'],
+      [2, 'invalid_value', 'obj'],
+    ]);
+    expect(body.applied).toBe(1);
+    expect(await find('notes', 'k1')).toBeNull();
+    expect(await find('notes', 'k3')).toEqual({ _id: 'k3', x: { ab: 'c\u0000d' } });
+  });
+
   it('put: replace replaces the whole document', async () => {
     await post([{ op_id: 1, op: 'PUT', type: 'memos', id: 'm1', data: { a: 1, b: 2 } }]);
     await post([{ op_id: 1, op: 'PUT', type: 'memos', id: 'm1', data: { c: 3 } }]);

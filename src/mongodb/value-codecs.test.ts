@@ -59,6 +59,16 @@ describe('declared types: client values', () => {
     expect(converts('json', 'text')).toBe('!JSON text');
   });
 
+  it('refuses keys holding NUL at any depth, which BSON cannot store; NUL in a string value is fine', () => {
+    const nul = 'a value without \\u0000 in its keys';
+    expect(converts('object', '{"a\\u0000b":1}')).toBe(`!${nul}`);
+    expect(converts('array', '[{"x":{"\\u0000":1}}]')).toBe(`!${nul}`);
+    expect(converts('json', { deep: [[{ 'k\u0000': true }]] })).toBe(`!${nul}`);
+    expect(converts('any', { x: { 'a\u0000b': 1 } })).toBe(`!${nul}`);
+    expect(converts('object', '{"a":"x\\u0000y"}')).toBe('{"a":"x\\u0000y"}');
+    expect(converts('any', 'plain\u0000text')).toBe('plain\u0000text');
+  });
+
   it('null converts to null for every type; string takes text and numbers', () => {
     for (const type of ['string', 'int', 'bool', 'date', 'object', 'any'] as const) expect(converts(type, null)).toBeNull();
     expect(converts('string', 'a')).toBe('a');

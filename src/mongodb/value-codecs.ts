@@ -61,8 +61,32 @@ function json(accept: (parsed: unknown) => boolean, expected: string): Codec {
         return no(expected);
       }
     }
-    return parsed !== null && accept(parsed) ? ok(JSON.stringify(parsed)) : no(expected);
+    if (parsed === null || !accept(parsed)) return no(expected);
+    return keysStorable(parsed) ? ok(JSON.stringify(parsed)) : no(NUL_KEYS);
   };
+}
+
+const NUL_KEYS = 'a value without \\u0000 in its keys';
+
+/**
+ * BSON writes a document's keys as C strings: a key holding NUL cannot be stored at all,
+ * and the driver would fail the whole batch on it. Walks without recursion, so deep
+ * nesting cannot overflow the stack.
+ */
+function keysStorable(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [key, child] of Object.entries(v)) {
+        if (key.includes('\u0000')) return false;
+        stack.push(child);
+      }
+    }
+  }
+  return true;
 }
 
 const isPlainObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -94,7 +118,7 @@ const CODECS: Record<DeclaredType, Codec> = {
   array: json(Array.isArray, 'a JSON array'),
   json: json(() => true, 'JSON text'),
   // Stored as it came (see write-models.ts); its text is what an owner or link compares.
-  any: (v) => (v === undefined ? no('a value') : ok(anyText(v))),
+  any: (v) => (v === undefined ? no('a value') : keysStorable(v) ? ok(anyText(v)) : no(NUL_KEYS)),
 };
 
 /**
