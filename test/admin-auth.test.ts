@@ -106,6 +106,10 @@ describe('with admin.token', () => {
       const answer = await get(server, path, `Bearer ${ADMIN_TOKEN}`);
       expect({ path, status: answer.status }).toEqual({ path, status: 200 });
     }
+    // Any case of the scheme, spaces around the token.
+    expect((await get(server, '/metrics', `bearer   ${ADMIN_TOKEN}  `)).status).toBe(200);
+    // A header of spaces is a wrong credential like any other.
+    expect((await get(server, '/metrics', `Bearer a${' '.repeat(8000)}b`)).status).toBe(401);
   });
 
   it('takes Basic auth with the token as the password on the dashboard only', async () => {

@@ -97,6 +97,12 @@ describe.each(ADMIN_BACKENDS)('admin endpoints: $name', (backend) => {
       // A cursor of the other Store's format is as foreign as any other text.
       const foreign = backend.name === 'postgres' ? Buffer.from('2026-01-01T00:00:00.000Z|1|0123456789abcdef01234567').toString('base64url') : otherStores;
       expect((await get(`/admin/rejections?before=${foreign}`)).body.error.code).toBe('invalid_cursor');
+      // An op_id past the safe integers, in an otherwise well-formed cursor.
+      const page = (await get('/admin/rejections?limit=1')).body;
+      const keys = Buffer.from(page.next, 'base64url').toString('utf8').split('|');
+      const huge = Buffer.from([keys[0], '99999999999999999', keys[2]].join('|')).toString('base64url');
+      const answer = await get(`/admin/rejections?before=${huge}`);
+      expect({ status: answer.status, code: answer.body.error.code }).toEqual({ status: 400, code: 'invalid_cursor' });
     });
   });
 

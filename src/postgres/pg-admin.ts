@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeCursor, encodeCursor, type AdminStore, type ClientPosition, type ClientQuery, type RejectionPage, type RejectionQuery, type StoredRejection } from '../core/admin-store.ts';
+import { decodeCursor, encodeCursor, invalidCursor, type AdminStore, type ClientPosition, type ClientQuery, type RejectionPage, type RejectionQuery, type StoredRejection } from '../core/admin-store.ts';
 import type { TableInfo } from '../core/schema.ts';
 import type { FactsSource, TableFacts } from '../core/table-facts.ts';
 import { toBatchError } from './error-map.ts';
@@ -94,6 +94,8 @@ function cursorOf(row: StoredRejection): string {
 }
 
 function parseCursor(cursor: string): { createdAt: string; opId: string; id: string } {
-  const [createdAt, opId, id] = decodeCursor(cursor, [ISO_MICROS, /^-?\d{1,19}$/, UUID]) as [string, string, string];
+  // op_ids are safe integers: at most 16 digits, and checked, so the bigint cast cannot fail.
+  const [createdAt, opId, id] = decodeCursor(cursor, [ISO_MICROS, /^-?\d{1,16}$/, UUID]) as [string, string, string];
+  if (!Number.isSafeInteger(Number(opId))) throw invalidCursor();
   return { createdAt, opId, id };
 }

@@ -39,7 +39,7 @@ export class WritepathMetrics {
   private readonly inFlight = new Gauge({ name: 'writepath_batches_in_flight', help: 'Batches being read or processed now.', registers: [this.registry] });
   private readonly bodyBytes = new Histogram({ name: 'writepath_request_body_bytes', help: 'Batch request bodies, in bytes after gzip is undone.', buckets: exponentialBuckets(1024, 4, 10), registers: [this.registry] });
   private readonly unavailable = new Counter({ name: 'writepath_unavailable_total', help: '503 answers, by cause code.', labelNames: ['code'] as const, registers: [this.registry] });
-  private readonly rewinds = new Counter({ name: 'writepath_rewinds_total', help: 'Client databases seen rewound (restored from a backup): entries at or below the ledger with new content.', registers: [this.registry] });
+  private readonly rewinds = new Counter({ name: 'writepath_rewinds_total', help: 'Batches with rewound entries (a client database restored from a backup): entries at or below the ledger with new content.', registers: [this.registry] });
 
   constructor(options: { pool?: () => PoolStats | undefined } = {}) {
     // Every outcome present from the start: a rate over a series that appears late misses its first step.
