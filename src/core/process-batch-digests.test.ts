@@ -9,47 +9,14 @@ import { TableRules } from '../rules/table-rules.ts';
 import { unavailable } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { processBatch } from './process-batch.ts';
-import type { EntryDigests, Store, StoreTransaction } from './store.ts';
-import { textTable } from './testing.ts';
+import { memoryStore, textTable } from './testing.ts';
 
 const LISTS = textTable('lists', ['name', 'author']);
 const rules = new TableRules({ lists: { id_column: 'id', put: 'merge', apply: 'exact', on_unknown_column: 'reject' } });
 const auth = { userId: 'u1', claims: {} };
 
-/** Keeps one client's ledger and digests; fails the commit of the attempts `failAt` names (1-based). */
-function fakeStore(failAt: (attempt: number) => boolean = () => false) {
-  const state = { attempts: 0, ledger: 0, digests: [] as EntryDigests[], applied: [] as number[] };
-  const store: Store = {
-    findTable: (name) => (name === 'lists' ? LISTS : undefined),
-    refreshSchema: async () => {},
-    ping: async () => true,
-    close: async () => {},
-    async transaction(_context, work) {
-      const attempt = ++state.attempts;
-      let ledger = state.ledger;
-      const digests: EntryDigests[] = [];
-      const applied: number[] = [];
-      const tx: StoreTransaction = {
-        lockLedger: async () => ledger,
-        advanceLedger: async (_user, _client, last) => void (ledger = last),
-        readDigests: async () => state.digests,
-        recordDigests: async (_user, _client, record) => void digests.push(record),
-        apply: async (transactions) =>
-          transactions.map((t) => {
-            applied.push(...t.entries.map((o) => o.entry.opId));
-            return { ok: true as const };
-          }),
-        recordRejections: async () => {},
-        readRows: async () => new Map(),
-      };
-      const result = await work(tx);
-      if (failAt(attempt)) throw unavailable('write_conflict', 'simulated serialization failure');
-      Object.assign(state, { ledger, digests: [...state.digests, ...digests], applied: [...state.applied, ...applied] });
-      return result;
-    },
-  };
-  return { store, state };
-}
+const fakeStore = (failAt?: (attempt: number) => boolean) =>
+  memoryStore(LISTS, { failAt, failure: unavailable('write_conflict', 'simulated serialization failure') });
 
 /** A fresh parse of the same body each time, as a retry after a lost response gives. */
 const request = (): BatchRequest => ({
