@@ -24,17 +24,53 @@ export async function checkOwnership(
   readRows: ReadRows,
 ): Promise<Verdict[]> {
   if (!ownershipReads(transactions)) return transactions.map(() => undefined);
+  return (await readOwnership(transactions, userId, rules, findTable, readRows)).walk().verdicts;
+}
+
+/** One walk of a part's transactions over the rows read once: verdicts, given which transactions fail at apply. */
+export interface OwnershipWalk {
+  /**
+   * Walks in op order; the transactions at the indices in `failed` are known to fail at
+   * apply: they are checked like the others but leave no trace. Every call walks anew over
+   * the same rows, so a part can be walked again once some of its transactions failed.
+   */
+  walk(failed?: ReadonlySet<number>): WalkResult;
+}
+
+export interface WalkResult {
+  verdicts: Verdict[];
+  /**
+   * The allowed transactions whose effect a later check (or a later change's starting
+   * point) read: only if one of these fails at apply can a verdict after it be wrong.
+   */
+  reliedOn: Set<number>;
+}
+
+/** Reads what the checks of these transactions need (at most two queries per table); the walks read nothing more. */
+export async function readOwnership(
+  transactions: ClientTransaction<Operation>[],
+  userId: string,
+  rules: TableRules,
+  findTable: (name: string) => TableInfo | undefined,
+  readRows: ReadRows,
+): Promise<OwnershipWalk> {
   const tracking = new Tracking(rules, findTable);
-  const state = new BatchState(await readCurrentRows(transactions, tracking, readRows), tracking);
-  return transactions.map((transaction) => {
-    const draft = state.begin();
-    for (const operation of transaction.entries) {
-      const problem = checkOperation(operation, userId, rules, draft);
-      if (problem) return { opId: operation.entry.opId, problem: { code: 'forbidden', message: problem } };
-    }
-    state.commit(draft);
-    return undefined;
-  });
+  const rows = await readCurrentRows(transactions, tracking, readRows);
+  return {
+    walk(failed = new Set()) {
+      const state = new BatchState(rows, tracking);
+      const verdicts = transactions.map((transaction, index): Verdict => {
+        const draft = state.begin();
+        for (const operation of transaction.entries) {
+          const problem = checkOperation(operation, userId, rules, draft);
+          if (problem) return { opId: operation.entry.opId, problem: { code: 'forbidden', message: problem } };
+        }
+        if (!failed.has(index)) state.commit(draft, index);
+        return undefined;
+      });
+      return { verdicts, reliedOn: state.reliedOn };
+    },
+  };
 }
 
 /** Whether checking these transactions reads rows: some entry is under an ownership rule. */
@@ -218,18 +254,26 @@ const tableKey = (rule: TableRule): TableKey => `${rule.dbTable}\u0000${rule.idC
 
 /** The rows as the batch has left them: what was read, overlaid by accepted transactions. */
 class BatchState {
-  private readonly accepted = new Map<string, Row | null>();
+  private readonly accepted = new Map<string, { row: Row | null; by: number }>();
+  /** The accepted transactions a later one read a row from. */
+  readonly reliedOn = new Set<number>();
   constructor(
     private readonly read: Map<TableKey, RowsById>,
     private readonly tracking: Tracking,
   ) {}
 
   begin(): Draft {
-    return new Draft((key) => (this.accepted.has(key) ? this.accepted.get(key)! : this.readRow(key)), this.tracking);
+    return new Draft((key) => {
+      const change = this.accepted.get(key);
+      if (!change) return this.readRow(key);
+      this.reliedOn.add(change.by);
+      return change.row;
+    }, this.tracking);
   }
 
-  commit(draft: Draft): void {
-    for (const [key, row] of draft.changes) this.accepted.set(key, row);
+  /** Keeps the changes of the transaction at `index`, accepted. */
+  commit(draft: Draft, index: number): void {
+    for (const [key, row] of draft.changes) this.accepted.set(key, { row, by: index });
   }
 
   private readRow(key: string): Row | null {

@@ -5,7 +5,8 @@ import { digestEntries } from './entry-digest.ts';
 import { WritepathError } from './errors.ts';
 import { hasValidators, runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
-import { checkOwnership, ownershipReads } from './ownership.ts';
+import { applyOwned } from './owned-apply.ts';
+import { checkOwnership, ownershipReads, readOwnership } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
 import { splitByLedger } from './rewind.ts';
@@ -224,6 +225,12 @@ async function checkEntries(options: EngineOptions, groups: ClientTransaction<Ra
 /** The ownership checks (which read the rows as the parts before left them), then the store's preparation. */
 async function readyPart(options: EngineOptions, tx: StoreTransaction, checked: CheckedPart, auth: AuthContext, tally: BatchTally): Promise<ReadyPart> {
   const { valid } = checked;
+  // Under an ownership rule the verdicts come with the outcomes: one may depend on whether
+  // an earlier transaction of the part applies (see applyOwned).
+  if ((tx.savepoint || tx.knownOutcomes) && ownershipReads(valid)) {
+    const walk = await readOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), (...args) => tx.readRows(...args));
+    return { allowed: valid, apply: () => applyOwned(tx, valid, walk) };
+  }
   const verdicts = await checkOwnership(valid, auth.userId, options.rules, (name) => options.store.findTable(name), (...args) => tx.readRows(...args));
   const allowed = verdicts.some((v) => v)
     ? valid.filter((group, index) => {

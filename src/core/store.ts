@@ -82,10 +82,39 @@ export interface StoreTransaction {
    * `apply`.
    */
   prepareApply?(transactions: ClientTransaction<Operation>[]): () => Promise<TransactionOutcome[]>;
+  /**
+   * Optional: marks the transaction's state now, so that what is applied after it can be
+   * undone. The engine takes one before applying a part whose ownership checks relied on
+   * the effect of an earlier transaction of the same part (a parent it created): should that
+   * transaction fail at apply, the part is rolled back and applied again without it, the
+   * checks walked again knowing it failed. Without it such a part is applied once, as
+   * checked. Locks taken before the savepoint are kept by `rollback`.
+   *
+   * @example
+   * const point = await tx.savepoint();
+   * await tx.apply(transactions);
+   * await point.rollback(); // undone; the savepoint stays, to roll back to again
+   * await point.release(); // when done with it
+   */
+  savepoint?(): Promise<Savepoint>;
+  /**
+   * Optional: the outcomes the store already knows some of these client transactions get
+   * (undefined for the rest), for a store that learns them by running the batch again
+   * (MongoDB, which has no savepoints). The ownership checks treat those as failed.
+   */
+  knownOutcomes?(transactions: ClientTransaction<Operation>[]): (TransactionOutcome | undefined)[];
   /** Reads (and share-locks) current rows for the checks that need them, one query a call. */
   readRows: ReadRows;
   /** Stores rejections in the rejections table, in this transaction. */
   recordRejections(rows: RejectionRecord[]): Promise<void>;
+}
+
+/** A point in a store transaction to roll back to (see `StoreTransaction.savepoint`). */
+export interface Savepoint {
+  /** Undoes everything since the savepoint, which stays. */
+  rollback(): Promise<void>;
+  /** Keeps what was done since, and forgets the savepoint. */
+  release(): Promise<void>;
 }
 
 /**

@@ -48,6 +48,11 @@ export class MongoTransaction implements StoreTransaction {
     return applyTransactions(this.db, this.session, transactions, (o) => o.table as MongoTableInfo, this.state);
   }
 
+  /** Those an earlier run of this batch found failing, and left out since (see RestartBatch). */
+  knownOutcomes(transactions: ClientTransaction<Operation>[]): (TransactionOutcome | undefined)[] {
+    return transactions.map((t) => this.state.excluded.get(t.entries[0]!.entry.opId));
+  }
+
   /**
    * Reads in the transaction's snapshot. MongoDB has no shared locks: a document read
    * here is protected against a concurrent change only when this batch also writes it

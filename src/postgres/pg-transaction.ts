@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { ClientTransaction, Operation } from '../core/operation.ts';
 import type { RowsById } from '../core/row-reader.ts';
 import type { TableInfo } from '../core/schema.ts';
-import type { AuthContext, EntryDigests, RejectionRecord, StoreTransaction, TransactionOutcome } from '../core/store.ts';
+import type { AuthContext, EntryDigests, RejectionRecord, Savepoint, StoreTransaction, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { digestsAbove } from '../core/entry-digest.ts';
 import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
@@ -77,6 +77,19 @@ export class PgTransaction implements StoreTransaction {
     return async () => {
       await this.begin();
       return runPlanned(this.client, planned, facts, this.auth, this.options);
+    };
+  }
+
+  /**
+   * Around a whole part; the paths inside take their own savepoints (wp_fast, wp_tx) and
+   * release them, so this one stays the innermost when the part is done.
+   */
+  async savepoint(): Promise<Savepoint> {
+    await this.begin();
+    await this.client.query('SAVEPOINT wp_part');
+    return {
+      rollback: async () => void (await this.client.query('ROLLBACK TO SAVEPOINT wp_part')),
+      release: async () => void (await this.client.query('RELEASE SAVEPOINT wp_part')),
     };
   }
 
