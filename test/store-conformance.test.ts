@@ -190,6 +190,21 @@ describe.each(BACKENDS)('Store conformance: $name', (backend) => {
     expect(await backend.row(server, 'items', other)).toBeUndefined();
   });
 
+  it('refuses a part under a parent whose creation the database refused, as entry by entry', async () => {
+    const [code, taken, ghost, real, orphan, kept] = [id(), id(), id(), id(), id(), id()];
+    await post(u1, id(), [{ op_id: 1, op: 'PUT', type: 'items', id: taken, data: { code } }]);
+    const { body } = await post(u2, id(), [
+      { op_id: 1, tx_id: 1, op: 'PUT', type: 'items', id: ghost, data: { code } },
+      { op_id: 2, tx_id: 2, op: 'PUT', type: 'parts', id: orphan, data: { item_id: ghost } },
+      { op_id: 3, tx_id: 3, op: 'PUT', type: 'items', id: real, data: { title: 'fine' } },
+      { op_id: 4, tx_id: 4, op: 'PUT', type: 'parts', id: kept, data: { item_id: real } },
+    ]);
+    expect(body.rejected.map((r: any) => [r.op_id, r.code])).toEqual([[1, 'constraint_violation'], [2, 'forbidden']]);
+    expect(body.applied).toBe(2);
+    expect(await backend.row(server, 'parts', orphan)).toBeUndefined();
+    expect(await backend.row(server, 'parts', kept)).toMatchObject({ item_id: real });
+  });
+
   it('answers last_op_id as the ledger stands when every entry is a duplicate', async () => {
     const clientId = id();
     await post(u1, clientId, [{ op_id: 7, op: 'PUT', type: 'items', id: id(), data: {} }]);

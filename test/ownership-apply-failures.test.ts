@@ -1,0 +1,131 @@
+/**
+ * Ownership checks walk a part before it is applied; a transaction they relied on that
+ * then fails at apply must not leave a verdict behind that held only if it had applied.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { TableConfig } from '../src/config/schema.ts';
+import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
+import { PgStore } from '../src/postgres/pg-store.ts';
+import type { BatchRequest } from '../src/protocol/wire.ts';
+import { TableRules } from '../src/rules/table-rules.ts';
+import { createTestDatabase, sql } from './support/pg.ts';
+
+let db: string;
+let store: PgStore;
+
+beforeAll(async () => {
+  db = await createTestDatabase('ownfail');
+  await sql(
+    db,
+    `CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text UNIQUE);
+     CREATE TABLE todos (id text PRIMARY KEY, list_id text, title text);
+     CREATE TABLE flists (id text PRIMARY KEY, owner_id text NOT NULL, name text UNIQUE);
+     CREATE TABLE ftodos (id text PRIMARY KEY, list_id text REFERENCES flists (id), title text);
+     CREATE TABLE pins (id text PRIMARY KEY, list_id text REFERENCES lists (id));
+     CREATE TABLE notes (id text PRIMARY KEY, body text);`,
+  );
+  store = await PgStore.open({ url: db });
+});
+afterAll(async () => store?.close());
+
+const table = (extra: Partial<TableConfig> = {}): TableConfig => ({ id_column: 'id', put: 'merge', apply: 'fast', on_unknown_column: 'reject', ...extra });
+const rules = new TableRules({
+  lists: table({ owner_column: 'owner_id' }),
+  todos: table({ owner: { through: 'list_id', table: 'lists', column: 'owner_id' } }),
+  flists: table({ owner_column: 'owner_id' }),
+  ftodos: table({ owner: { through: 'list_id', table: 'flists', column: 'owner_id' } }),
+  notes: table(),
+});
+const engine = (partEntries?: number): EngineOptions => ({ store, rules, ...(partEntries && { partEntries }) });
+const as = (userId: string) => ({ userId, claims: {} });
+
+/** Entries with op_ids from 1; each its own client transaction unless it names a tx_id. */
+function request(entries: Array<Record<string, unknown>>): BatchRequest {
+  return {
+    clientId: randomUUID(),
+    entries: entries.map(({ tx, ...fields }, i) => ({ opId: i + 1, txId: (tx as number | undefined) ?? 100 + i, fields })),
+  };
+}
+const codes = (result: { rejected: Array<{ op_id: number; code: string }> }) => result.rejected.map((r) => [r.op_id, r.code]);
+
+describe.each([
+  ['without a foreign key', 'lists', 'todos'],
+  ['with a foreign key', 'flists', 'ftodos'],
+])('a child under a parent whose creation fails at apply, %s', (_name, lists, todos) => {
+  it('is forbidden and not written; the rest commits', async () => {
+    const taken = `taken-${randomUUID()}`;
+    await processBatch(engine(), request([{ op: 'PUT', type: lists, id: randomUUID(), data: { name: taken } }]), as('u1'));
+    const [ghost, real, orphan, later, kept] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const result = await processBatch(engine(), request([
+      // Refused by the unique index on name: the list never exists.
+      { op: 'PUT', type: lists, id: ghost, data: { name: taken } },
+      { op: 'PUT', type: todos, id: orphan, data: { list_id: ghost, title: 'under nothing' } },
+      { op: 'PUT', type: lists, id: real, data: { name: `fine-${real}` } },
+      { op: 'PUT', type: todos, id: kept, data: { list_id: real, title: 'kept' } },
+      { tx: 7, op: 'PUT', type: 'notes', id: later, data: { body: 'same transaction' } },
+      { tx: 7, op: 'PUT', type: todos, id: randomUUID(), data: { list_id: ghost, title: 'also under nothing' } },
+    ]), as('u2'));
+    expect(codes(result)).toEqual([[1, 'constraint_violation'], [2, 'forbidden'], [5, 'transaction_rejected'], [6, 'forbidden']]);
+    expect(result.rejected[1]!.message).toMatch(/does not exist/);
+    expect(result.rejected[2]).toMatchObject({ cause_op_id: 6 });
+    expect(result.applied).toBe(2);
+    expect(await sql(db, `SELECT id FROM ${todos} WHERE list_id IN ($1, $2)`, [ghost, real])).toEqual([{ id: kept }]);
+    expect(await sql(db, `SELECT id FROM notes WHERE id = $1`, [later])).toEqual([]);
+
+    // Whoever creates the list later owns nothing under it.
+    const next = await processBatch(engine(), request([{ op: 'PUT', type: lists, id: ghost, data: { name: `late-${ghost}` } }]), as('u1'));
+    expect(next).toMatchObject({ applied: 1, rejected: [] });
+    expect(await sql(db, `SELECT id FROM ${todos} WHERE list_id = $1`, [ghost])).toEqual([]);
+  });
+});
+
+describe('a parent whose deletion fails at apply', () => {
+  it('still owns the child written after it, in the same part and across parts', async () => {
+    for (const partEntries of [undefined, 1]) {
+      const [list, child, pin] = [randomUUID(), randomUUID(), randomUUID()];
+      await processBatch(engine(), request([{ op: 'PUT', type: 'lists', id: list, data: { name: `pinned-${list}` } }]), as('u1'));
+      await sql(db, `INSERT INTO pins VALUES ($1, $2)`, [pin, list]);
+      const result = await processBatch(engine(partEntries), request([
+        // The pin's foreign key keeps the list: entry by entry, the todo finds it.
+        { op: 'DELETE', type: 'lists', id: list },
+        { op: 'PUT', type: 'todos', id: child, data: { list_id: list, title: 'still mine' } },
+      ]), as('u1'));
+      expect(codes(result)).toEqual([[1, 'constraint_violation']]);
+      expect(await sql(db, `SELECT id FROM todos WHERE list_id = $1`, [list])).toEqual([{ id: child }]);
+    }
+  });
+});
+
+describe('what it costs', () => {
+  /** The SQL texts processBatch sends, one per round trip. */
+  async function statements(batch: BatchRequest, userId = 'u1'): Promise<string[]> {
+    const spy = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      await processBatch(engine(), batch, as(userId));
+      return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
+    } finally {
+      spy.mockRestore();
+    }
+  }
+  const savepoints = (texts: string[]) => texts.filter((t) => t.includes('wp_part'));
+
+  it('takes no savepoint without an ownership rule, or when no check relied on an earlier transaction', async () => {
+    const plain = await statements(request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'x' } }]));
+    expect(plain).toHaveLength(3);
+    const list = randomUUID();
+    await processBatch(engine(), request([{ op: 'PUT', type: 'lists', id: list, data: { name: `own-${list}` } }]), as('u1'));
+    const owned = await statements(request([{ op: 'PUT', type: 'todos', id: randomUUID(), data: { list_id: list, title: 't' } }]));
+    expect(savepoints(owned)).toEqual([]);
+  });
+
+  it('takes one savepoint for a part whose checks relied on an earlier transaction of it', async () => {
+    const list = randomUUID();
+    const texts = await statements(request([
+      { op: 'PUT', type: 'lists', id: list, data: { name: `new-${list}` } },
+      { op: 'PUT', type: 'todos', id: randomUUID(), data: { list_id: list, title: 't' } },
+    ]));
+    expect(savepoints(texts)).toEqual(['SAVEPOINT wp_part', 'RELEASE SAVEPOINT wp_part']);
+  });
+});
