@@ -24,7 +24,8 @@ beforeAll(async () => {
      CREATE TABLE flists (id text PRIMARY KEY, owner_id text NOT NULL, name text UNIQUE);
      CREATE TABLE ftodos (id text PRIMARY KEY, list_id text REFERENCES flists (id), title text);
      CREATE TABLE pins (id text PRIMARY KEY, list_id text REFERENCES lists (id));
-     CREATE TABLE notes (id text PRIMARY KEY, body text);`,
+     CREATE TABLE notes (id text PRIMARY KEY, body text);
+     CREATE TABLE tags (id text PRIMARY KEY, list_id text, label text UNIQUE);`,
   );
   store = await PgStore.open({ url: db });
 });
@@ -37,6 +38,7 @@ const rules = new TableRules({
   flists: table({ owner_column: 'owner_id' }),
   ftodos: table({ owner: { through: 'list_id', table: 'flists', column: 'owner_id' } }),
   notes: table(),
+  tags: table({ owner: { through: 'list_id', table: 'lists', column: 'owner_id' } }),
 });
 const engine = (partEntries?: number): EngineOptions => ({ store, rules, ...(partEntries && { partEntries }) });
 const as = (userId: string) => ({ userId, claims: {} });
@@ -78,6 +80,26 @@ describe.each([
     const next = await processBatch(engine(), request([{ op: 'PUT', type: lists, id: ghost, data: { name: `late-${ghost}` } }]), as('u1'));
     expect(next).toMatchObject({ applied: 1, rejected: [] });
     expect(await sql(db, `SELECT id FROM ${todos} WHERE list_id = $1`, [ghost])).toEqual([]);
+  });
+});
+
+describe('a failure caused only by what should have been refused', () => {
+  it('is not kept: the transaction applies once the refusal is known', async () => {
+    const [taken, mine, ghost, label] = [`taken-${randomUUID()}`, randomUUID(), randomUUID(), `label-${randomUUID()}`];
+    await processBatch(engine(), request([
+      { op: 'PUT', type: 'lists', id: randomUUID(), data: { name: taken } },
+      { op: 'PUT', type: 'lists', id: mine, data: { name: `mine-${mine}` } },
+    ]), as('u1'));
+    const [orphan, tag] = [randomUUID(), randomUUID()];
+    const result = await processBatch(engine(), request([
+      { op: 'PUT', type: 'lists', id: ghost, data: { name: taken } },
+      // Applied as first checked, it takes the label...
+      { op: 'PUT', type: 'tags', id: orphan, data: { list_id: ghost, label } },
+      // ...which made this one fail; entry by entry it gets it.
+      { op: 'PUT', type: 'tags', id: tag, data: { list_id: mine, label } },
+    ]), as('u1'));
+    expect(codes(result)).toEqual([[1, 'constraint_violation'], [2, 'forbidden']]);
+    expect(await sql(db, `SELECT id FROM tags WHERE label = $1`, [label])).toEqual([{ id: tag }]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../config/schema.ts';
 import { TableRules } from '../rules/table-rules.ts';
 import type { ClientTransaction, Operation, OpKind } from './operation.ts';
-import { checkOwnership } from './ownership.ts';
+import { checkOwnership, readOwnership } from './ownership.ts';
 import type { ReadRows } from './row-reader.ts';
 import type { TableInfo } from './schema.ts';
 import { textTable } from './testing.ts';
@@ -71,5 +71,28 @@ describe('checkOwnership', () => {
     const put = op('PUT', 'lists', 'new', { name: 'n' });
     await checkOwnership([tx(put)], 'u1', rules, (name) => tables[name], read);
     expect(put.values).toEqual([['name', 'n'], ['owner_id', 'u1']]);
+  });
+});
+
+describe('readOwnership', () => {
+  it('walks again without reading, knowing which transactions fail, and says which effects later checks relied on', async () => {
+    const { read, calls } = reader({ lists: { old: { owner_id: 'u1' } } });
+    const batch = [
+      tx(op('PUT', 'lists', 'new', { name: 'n' })),
+      tx(op('PUT', 'todos', 't1', { list_id: 'new' })),
+      tx(op('PUT', 'todos', 't2', { list_id: 'old' })),
+      tx(op('DELETE', 'lists', 'old')),
+      tx(op('PUT', 'todos', 't3', { list_id: 'old' })),
+    ];
+    const walk = await readOwnership(batch, 'u1', rules, (name) => tables[name], read);
+    const reads = calls.length;
+    const first = walk.walk();
+    expect(first.verdicts.map((v) => v?.problem.code)).toEqual([undefined, undefined, undefined, undefined, 'forbidden']);
+    expect([...first.reliedOn].sort()).toEqual([0, 3]);
+    // The list's creation and the deletion failed: the first todo has no parent, the last one has.
+    const again = walk.walk(new Set([0, 3]));
+    expect(again.verdicts.map((v) => v?.problem.code)).toEqual([undefined, 'forbidden', undefined, undefined, undefined]);
+    expect(again.reliedOn.size).toBe(0);
+    expect(calls.length).toBe(reads);
   });
 });
