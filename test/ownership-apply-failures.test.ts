@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TableConfig } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
+import type { BatchResponse } from '../src/protocol/response.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
@@ -122,10 +123,11 @@ describe('a parent whose deletion fails at apply', () => {
 
 describe('what it costs', () => {
   /** The SQL texts processBatch sends, one per round trip. */
-  async function statements(batch: BatchRequest, userId = 'u1'): Promise<string[]> {
+  async function statements(batch: BatchRequest, check?: (result: BatchResponse) => void): Promise<string[]> {
     const spy = vi.spyOn(pg.Client.prototype, 'query');
     try {
-      await processBatch(engine(), batch, as(userId));
+      const result = await processBatch(engine(), batch, as('u1'));
+      check?.(result);
       return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
     } finally {
       spy.mockRestore();
@@ -149,5 +151,21 @@ describe('what it costs', () => {
       { op: 'PUT', type: 'todos', id: randomUUID(), data: { list_id: list, title: 't' } },
     ]));
     expect(savepoints(texts)).toEqual(['SAVEPOINT wp_part', 'RELEASE SAVEPOINT wp_part']);
+  });
+
+  it('applies a part with many failing parents twice, not once per parent', async () => {
+    const taken = `taken-${randomUUID()}`;
+    await processBatch(engine(), request([{ op: 'PUT', type: 'lists', id: randomUUID(), data: { name: taken } }]), as('u1'));
+    const batch = [1, 2, 3, 4].flatMap(() => {
+      const ghost = randomUUID();
+      return [
+        { op: 'PUT', type: 'lists', id: ghost, data: { name: taken } },
+        { op: 'PUT', type: 'todos', id: randomUUID(), data: { list_id: ghost, title: 'orphan' } },
+      ];
+    });
+    const texts = await statements(request(batch), (result) => {
+      expect(codes(result)).toEqual([1, 2, 3, 4].flatMap((i) => [[2 * i - 1, 'constraint_violation'], [2 * i, 'forbidden']]));
+    });
+    expect(savepoints(texts)).toEqual(['SAVEPOINT wp_part', 'ROLLBACK TO SAVEPOINT wp_part', 'RELEASE SAVEPOINT wp_part']);
   });
 });
