@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TableConfig } from '../src/config/schema.ts';
+import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
 import type { BatchResponse } from '../src/protocol/response.ts';
@@ -32,15 +32,19 @@ beforeAll(async () => {
 });
 afterAll(async () => store?.close());
 
-const table = (extra: Partial<TableConfig> = {}): TableConfig => ({ id_column: 'id', put: 'merge', apply: 'fast', on_unknown_column: 'reject', ...extra });
-const rules = new TableRules({
-  lists: table({ owner_column: 'owner_id' }),
-  todos: table({ owner: { through: 'list_id', table: 'lists', column: 'owner_id' } }),
-  flists: table({ owner_column: 'owner_id' }),
-  ftodos: table({ owner: { through: 'list_id', table: 'flists', column: 'owner_id' } }),
-  notes: table(),
-  tags: table({ owner: { through: 'list_id', table: 'lists', column: 'owner_id' } }),
-});
+const through = (table: string) => ({ owner: { through: 'list_id', table, column: 'owner_id' } });
+const rules = new TableRules(
+  configSchema.parse({
+    tables: {
+      lists: { owner_column: 'owner_id' },
+      todos: through('lists'),
+      flists: { owner_column: 'owner_id' },
+      ftodos: through('flists'),
+      notes: {},
+      tags: through('lists'),
+    },
+  }).tables,
+);
 const engine = (partEntries?: number): EngineOptions => ({ store, rules, ...(partEntries && { partEntries }) });
 const as = (userId: string) => ({ userId, claims: {} });
 

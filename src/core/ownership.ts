@@ -16,15 +16,10 @@ type TableKey = string;
  * (a parent created, or a child moved, earlier in the same batch). A transaction that is
  * refused leaves no trace in that walk. Fills in the owner column of a PUT that lacks it.
  */
-export async function checkOwnership(
-  transactions: ClientTransaction<Operation>[],
-  userId: string,
-  rules: TableRules,
-  findTable: (name: string) => TableInfo | undefined,
-  readRows: ReadRows,
-): Promise<Verdict[]> {
+export async function checkOwnership(...args: Parameters<typeof readOwnership>): Promise<Verdict[]> {
+  const [transactions] = args;
   if (!ownershipReads(transactions)) return transactions.map(() => undefined);
-  return (await readOwnership(transactions, userId, rules, findTable, readRows)).walk().verdicts;
+  return (await readOwnership(...args)).walk().verdicts;
 }
 
 /** One walk of a part's transactions over the rows read once: verdicts, given which transactions fail at apply. */
