@@ -86,8 +86,8 @@ export interface StoreTransaction {
    * Optional: marks the transaction's state now, so that what is applied after it can be
    * undone. The engine takes one before applying a part whose ownership checks relied on
    * the effect of an earlier transaction of the same part (a parent it created): should that
-   * transaction fail at apply, the part is rolled back and applied again without it, the
-   * checks walked again knowing it failed. Without it such a part is applied once, as
+   * transaction fail at apply, the part is rolled back and applied again, the checks walked
+   * again knowing it failed (see `applyOwned`). Without it such a part is applied once, as
    * checked. Locks taken before the savepoint are kept by `rollback`.
    *
    * @example
