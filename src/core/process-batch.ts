@@ -1,4 +1,4 @@
-import type { BatchResponse, RejectedEntry } from '../protocol/response.ts';
+import type { BatchResponse } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { digestEntries } from './entry-digest.ts';
@@ -9,8 +9,9 @@ import { applyOwned } from './owned-apply.ts';
 import { checkOwnership, ownershipReads, readOwnership } from './ownership.ts';
 import { groupTransactions, transactionParts, type ClientTransaction, type EntryProblem, type Operation } from './operation.ts';
 import { resolveEntries } from './resolve-entries.ts';
+import { rejectInto, rejectionRecord, type Rejection } from './rejections.ts';
 import { splitByLedger } from './rewind.ts';
-import type { AuthContext, RejectionRecord, Store, StoreTransaction, TransactionOutcome } from './store.ts';
+import type { AuthContext, Store, StoreTransaction, TransactionOutcome } from './store.ts';
 
 export interface EngineOptions {
   store: Store;
@@ -134,12 +135,6 @@ interface BatchTally {
   skipped: number;
 }
 
-/** A rejected entry as the response lists it, and the entry as checked (after beforeApply), whose data the rejections table keeps. */
-interface Rejection {
-  response: RejectedEntry;
-  entry: RawEntry;
-}
-
 /**
  * Checks and applies the parts in order. While the database applies one part, the server
  * checks the next and, when that needs no read (no ownership rule is involved), plans it
@@ -258,55 +253,10 @@ function settle(part: ReadyPart, outcomes: TransactionOutcome[], tally: BatchTal
   });
 }
 
-/** Every entry of a rejected client transaction, into `list`: the cause with its code, the rest pointing at it. */
-function rejectInto(list: Rejection[], raw: RawEntry[], opId: number, problem: EntryProblem): void {
-  const cause = raw.find((e) => e.opId === opId) ?? raw[0]!;
-  for (const entry of raw) list.push({ entry, response: rejectedEntry(entry, cause, problem) });
-}
-
 /** Library mode: the handler for this table and op, carried by the operation to the store. */
 function withHandler(operation: Operation, hooks: Hooks | undefined): Operation {
   const handler = hooks?.tables?.[operation.rule.clientName]?.handlers?.[operation.op];
   return handler ? { ...operation, handler } : operation;
-}
-
-/** How the response lists an entry of a rejected client transaction: the cause with its code, the rest pointing at it. */
-function rejectedEntry(entry: RawEntry, cause: RawEntry, problem: EntryProblem): RejectedEntry {
-  const f = entry.fields;
-  const out: RejectedEntry = { op_id: entry.opId, code: 'transaction_rejected', message: '' };
-  if (entry.txId !== undefined) out.tx_id = entry.txId;
-  if (typeof f.op === 'string') out.op = f.op;
-  if (typeof f.type === 'string') out.type = f.type;
-  if (typeof f.id === 'string') out.id = f.id;
-  if (entry !== cause) {
-    out.message = `op ${cause.opId} of the same client transaction was rejected (${problem.code})`;
-    out.cause_op_id = cause.opId;
-    return out;
-  }
-  out.code = problem.code;
-  out.message = problem.message;
-  if (problem.column !== undefined) out.column = problem.column;
-  if (problem.current !== undefined) out.current = problem.current;
-  return out;
-}
-
-function rejectionRecord({ response: r, entry }: Rejection, userId: string, clientId: string): RejectionRecord {
-  const f = entry.fields;
-  return {
-    userId,
-    clientId,
-    opId: r.op_id,
-    txId: r.tx_id,
-    op: r.op,
-    type: r.type,
-    rowId: r.id,
-    data: f.data ?? null,
-    old: f.old ?? null,
-    metadata: typeof f.metadata === 'string' ? f.metadata : undefined,
-    code: r.code,
-    columnName: r.column,
-    message: r.message,
-  };
 }
 
 /**
