@@ -1,8 +1,8 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneList, postWithAuthorization } from './support/auth-requests.ts';
 import { readAnswer } from './support/library.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { captureLogs } from './support/logs.ts';
 
 const ADMIN_TOKEN = 'admin-token-for-the-tests-0123456789';
 const ADMIN_PATHS = ['/metrics', '/dashboard', '/admin/rejections', '/admin/clients', '/admin/stats'];
@@ -11,15 +11,7 @@ let withoutToken: TestServer;
 let server: TestServer;
 
 const logs = { withoutToken: [] as string[], withToken: [] as string[] };
-function capture(into: string[]) {
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      into.push(String(chunk));
-      done();
-    },
-  });
-  return { level: 'trace', stream };
-}
+const capture = (into: string[]) => captureLogs(into).logger;
 
 beforeAll(async () => {
   [withoutToken, server] = await Promise.all([

@@ -1,22 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWithAuthorization, oneList } from './support/auth-requests.ts';
 import { startJwksServer } from './support/jwks-server.ts';
 import { makeKey, signWith, unsignedToken } from './support/keys.ts';
 import { sql } from './support/pg.ts';
 import { postBatch, signTestToken, startTestServer, TEST_SECRET, type TestServer } from './support/server.ts';
+import { captureLogs } from './support/logs.ts';
 
 // Tokens and the Authorization header never reach the logs, at any level, on any path.
 
-const lines: string[] = [];
-const capture = new Writable({
-  write(chunk, _encoding, done) {
-    lines.push(chunk.toString());
-    done();
-  },
-});
-const logger = { level: 'trace', stream: capture };
+const { lines, logger } = captureLogs();
 
 let server: TestServer;
 let keyServerDown: TestServer;

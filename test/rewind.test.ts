@@ -4,24 +4,18 @@
  * under their op_id are new work, applied and logged; retries stay duplicates.
  */
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from './support/pg.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
+import { captureLogs } from './support/logs.ts';
 
-const lines: string[] = [];
-const capture = new Writable({
-  write(chunk, _encoding, done) {
-    lines.push(chunk.toString());
-    done();
-  },
-});
+const { lines, logger } = captureLogs();
 
 let server: TestServer;
 let token: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ logger: { level: 'warn', stream: capture } });
+  server = await startTestServer({ logger: { ...logger, level: 'warn' } });
   token = await server.token('u1');
 });
 afterAll(() => server?.close());

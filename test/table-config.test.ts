@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from './support/pg.ts';
+import { captureLogs } from './support/logs.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -96,5 +97,21 @@ describe('writable tables and columns', () => {
     const applied = await postBatch(server, token, batch);
     expect(applied.body).toMatchObject({ applied: 1, rejected: [] });
     expect(await sql(db, 'SELECT a, b FROM held WHERE id = $1', [id])).toEqual([{ a: 'x', b: 'later' }]);
+  });
+});
+
+describe('tables.<name>.types on Postgres', () => {
+  it('is ignored with a warning at start: the live schema gives the types', async () => {
+    const { lines, logger } = captureLogs();
+    const typed = await startTestServer({ logger, config: { tables: { lists: { types: { name: 'string' } }, todos: {} } } });
+    try {
+      const warnings = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.level === 40);
+      expect(warnings.map((w) => w.msg)).toContain(
+        "tables.lists.types is ignored: declared types are for MongoDB; Postgres converts values to the live schema's column types",
+      );
+      expect(warnings.some((w) => w.msg.includes('tables.todos'))).toBe(false);
+    } finally {
+      await typed.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { serverError, WritepathError } from '../core/errors.ts';
 import type { Hooks } from '../core/hooks.ts';
 import type { RewindEvent } from '../core/process-batch.ts';
 import type { AuthContext, Store } from '../core/store.ts';
+import { isMongoUrl } from '../mongodb/mongo-config.ts';
 import type { TableRules } from '../rules/table-rules.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
@@ -84,7 +85,16 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
       ? 'admin.token is set: /metrics, /dashboard and /admin/* are on, behind Authorization: Bearer <admin.token>'
       : 'admin.token is not set: /metrics, /dashboard and /admin/* are disabled (404)',
   );
+  for (const name of typesIgnored(options.config)) {
+    app.log.warn(`tables.${name}.types is ignored: declared types are for MongoDB; Postgres converts values to the live schema's column types`);
+  }
 };
+
+/** Tables whose `types` mean nothing on this database (Postgres reads types from its schema). */
+function typesIgnored(config: WritepathPluginOptions['config']): string[] {
+  if (config.database.url !== undefined && isMongoUrl(config.database.url)) return [];
+  return Object.entries(config.tables).flatMap(([name, table]) => (table.types ? [name] : []));
+}
 
 function registerHealthRoutes(app: FastifyInstance, store: Store, lifecycle: Lifecycle): void {
   app.get(ROUTE_PATHS.health, async () => ({ status: 'ok' }));
