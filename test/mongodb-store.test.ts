@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Decimal128, Double, Int32, Long, ObjectId, UUID, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMongoTestDatabase, withMongo } from './support/mongo.ts';
+import { configSchema } from '../src/config/schema.ts';
+import { processBatch } from '../src/core/process-batch.ts';
 import { MongoStore } from '../src/mongodb/mongo-store.ts';
+import { TableRules } from '../src/rules/table-rules.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
 
 /** What only the MongoDB Store has: declared types, open collections, its conflict checks. */
@@ -249,6 +252,27 @@ describe('MongoDB: many failing transactions in one batch', () => {
     const ids = batch.map((entry) => entry.id);
     const stored = await withMongo(url, (db) => db.collection('codes').find({ _id: { $in: ids } } as Document).sort({ _id: 1 }).toArray());
     expect(stored.map((d) => d._id)).toEqual(['k0', 'k1', 'k2', 'k3']);
+  });
+
+  it('answers 413 with nothing applied past the bound on refused transactions, each of which costs a run', async () => {
+    const { tables } = configSchema.parse({ tables: { codes: TABLES.codes } });
+    const store = await MongoStore.open({ url, tables, maxRefused: 3 });
+    const rules = new TableRules(tables);
+    const clientId = randomUUID();
+    const tag = randomUUID();
+    const entries = Array.from({ length: 6 }, (_, i) => ({ opId: i + 1, txId: i + 1, fields: { op_id: i + 1, tx_id: i + 1, op: 'PUT', type: 'codes', id: `${tag}-${i}`, data: { code: `${tag}-dup` } } }));
+    try {
+      // Five of the six collide on the unique code: more than 3 refused.
+      await expect(processBatch({ store, rules }, { clientId, entries }, { userId: 'u1', claims: {} })).rejects.toMatchObject({ status: 413, code: 'too_many_refused' });
+      // Three refused are within the bound.
+      const fewer = await processBatch({ store, rules }, { clientId, entries: entries.slice(0, 4) }, { userId: 'u1', claims: {} });
+      expect(fewer).toMatchObject({ applied: 1, last_op_id: 4 });
+      expect(fewer.rejected.map((r) => r.op_id)).toEqual([2, 3, 4]);
+    } finally {
+      await store.close();
+    }
+    const stored = await withMongo(url, (db) => db.collection('codes').find({ code: `${tag}-dup` } as Document).toArray());
+    expect(stored.map((d) => d._id)).toEqual([`${tag}-0`]);
   });
 });
 

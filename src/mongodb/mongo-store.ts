@@ -1,7 +1,7 @@
 import { MongoClient, type ClientSession, type Db } from 'mongodb';
 import type { TableConfig } from '../config/schema.ts';
 import type { PoolStats } from '../core/admin-store.ts';
-import { serverError } from '../core/errors.ts';
+import { serverError, WritepathError } from '../core/errors.ts';
 import type { AuthContext, Store, StoreTransaction } from '../core/store.ts';
 import { toBatchError } from './error-map.ts';
 import { MongoAdmin } from './mongo-admin.ts';
@@ -21,6 +21,8 @@ export interface MongoStoreOptions {
   poolSize?: number;
   /** How long a batch waits for a server or a free connection before answering 503 (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** Client transactions the database may refuse in one batch before it answers 413 (default `MAX_REFUSED`). */
+  maxRefused?: number;
 }
 
 /**
@@ -36,12 +38,32 @@ function forget(session: ClientSession): void {
  * What the next attempt does differently; every restart must leave out one more client
  * transaction or write more carefully, so a batch restarts a bounded number of times.
  */
-function learn(state: ApplyState, restart: RestartBatch): void {
+function learn(state: ApplyState, restart: RestartBatch, maxRefused: number): void {
   const { next } = restart;
   const progress = 'mode' in next ? next.mode !== state.mode : !state.excluded.has(next.key);
   if (!progress) throw serverError('internal', 'a batch restarted without leaving anything out', restart);
   if ('mode' in next) state.mode = next.mode;
+  else if (state.excluded.size >= maxRefused) throw tooManyRefused(maxRefused);
   else state.excluded.set(next.key, next.outcome);
+}
+
+/**
+ * Client transactions the database may refuse in one batch. Each costs the batch another
+ * run from the start (MongoDB has no savepoints), so without a bound one request could
+ * keep the server busy for as many runs as it has transactions.
+ */
+export const MAX_REFUSED = 64;
+
+/**
+ * A 413 like the other limits of a request: it states the limit, and a client that halves
+ * its batch on a 413 (writepath/client does) gets through with fewer refusals per request.
+ */
+function tooManyRefused(limit: number): WritepathError {
+  return new WritepathError({
+    code: 'too_many_refused',
+    status: 413,
+    message: `more than ${limit} client transactions of this batch are refused by MongoDB, and each costs the batch another run (no savepoints): send fewer transactions per request`,
+  });
 }
 
 /** The Store for MongoDB (a replica set or sharded cluster: transactions need one). */
@@ -55,6 +77,7 @@ export class MongoStore implements Store {
     private readonly db: Db,
     private readonly tables: ReadonlyMap<string, MongoTableInfo>,
     private readonly pool: PoolCounter,
+    private readonly maxRefused: number,
   ) {
     this.admin = new MongoAdmin(db);
   }
@@ -83,7 +106,7 @@ export class MongoStore implements Store {
       await client.connect();
       const db = client.db();
       await ensureServerCollections(db);
-      return new MongoStore(client, db, tables, pool);
+      return new MongoStore(client, db, tables, pool, options.maxRefused ?? MAX_REFUSED);
     } catch (error) {
       await client.close().catch(() => {});
       throw toBatchError(error);
@@ -125,7 +148,7 @@ export class MongoStore implements Store {
             if (batchError.retryable) forget(session);
             throw batchError;
           }
-          learn(state, error);
+          learn(state, error, this.maxRefused);
         }
       }
     } finally {
