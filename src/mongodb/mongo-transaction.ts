@@ -14,6 +14,8 @@ import { advanceLedger, insertRejections, lockLedger, readDigests, recordDigests
 export class MongoTransaction implements StoreTransaction {
   /** The client's ledger position as this transaction leaves it: digest retention counts from it. */
   private ledger = 0;
+  /** This batch's place in the order of the client's digest records, from `lockLedger`. */
+  private digestSeq = 0;
 
   constructor(
     private readonly db: Db,
@@ -26,7 +28,7 @@ export class MongoTransaction implements StoreTransaction {
 
   async lockLedger(userId: string, clientId: string): Promise<number> {
     await this.lockClient(userId, clientId);
-    this.ledger = await lockLedger(this.db, this.session, userId, clientId);
+    ({ lastOpId: this.ledger, digestSeq: this.digestSeq } = await lockLedger(this.db, this.session, userId, clientId));
     return this.ledger;
   }
 
@@ -41,7 +43,7 @@ export class MongoTransaction implements StoreTransaction {
   }
 
   recordDigests(userId: string, clientId: string, record: EntryDigests): Promise<void> {
-    return recordDigests(this.db, this.session, userId, clientId, record, this.ledger, this.digestRetention);
+    return recordDigests(this.db, this.session, userId, clientId, record, this.digestSeq, this.ledger, this.digestRetention);
   }
 
   apply(transactions: ClientTransaction<Operation>[]): Promise<TransactionOutcome[]> {

@@ -53,15 +53,16 @@ export async function ensureServerCollections(db: Db): Promise<void> {
  * even when it exists: two transactions writing one document conflict, so concurrent
  * batches of one client cannot both commit (the loser retries, then answers 503).
  */
-export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<number> {
+export async function lockLedger(db: Db, session: ClientSession, userId: string, clientId: string): Promise<{ lastOpId: number; digestSeq: number }> {
   const now = new Date();
   try {
+    // The write that locks also numbers this batch's digest record (see recordDigests): one round trip.
     const ledger = await db.collection<LedgerDocument>(LEDGER).findOneAndUpdate(
       { _id: { user_id: userId, client_id: clientId } },
-      { $setOnInsert: { last_op_id: 0, updated_at: now }, $set: { touched_at: now } },
+      { $setOnInsert: { last_op_id: 0, updated_at: now }, $set: { touched_at: now }, $inc: { digest_records: 1 } },
       { upsert: true, returnDocument: 'after', session },
     );
-    return Number(ledger?.last_op_id ?? 0);
+    return { lastOpId: Number(ledger?.last_op_id ?? 0), digestSeq: Number(ledger?.digest_records ?? 1) };
   } catch (error) {
     // Two first batches of a new client both inserting its ledger: the loser tries again
     // and then finds the winner's position. Never a rejection, never a 500.
@@ -97,8 +98,9 @@ const jsonText = (value: unknown) => (value === null ? null : JSON.stringify(val
 
 /**
  * Records a batch's digests and drops the client's records whose op_ids are all
- * `retention` or more below the ledger. The order of records comes from a counter on the
- * ledger document, which this batch holds already: no clock decides which record is later.
+ * `retention` or more below the ledger, in one round trip. The order of records is `seq`,
+ * the counter `lockLedger` moved on the ledger document this batch holds: no clock decides
+ * which record is later.
  */
 export async function recordDigests(
   db: Db,
@@ -106,27 +108,30 @@ export async function recordDigests(
   userId: string,
   clientId: string,
   record: EntryDigests,
+  seq: number,
   ledger: number,
   retention: number,
 ): Promise<void> {
   const { opIds } = record;
   const first = opIds[0]!;
   const last = opIds[opIds.length - 1]!;
-  const counted = await db
-    .collection<LedgerDocument>(LEDGER)
-    .findOneAndUpdate({ _id: { user_id: userId, client_id: clientId } }, { $inc: { digest_records: 1 } }, { returnDocument: 'after', session });
   const document: DigestDocument = {
     user_id: userId,
     client_id: clientId,
-    seq: counted?.digest_records ?? 1,
+    seq,
     first_op_id: first,
     last_op_id: last,
     op_ids: last - first + 1 === opIds.length ? null : opIds,
     digests: new Binary(Buffer.from(record.digests.buffer, record.digests.byteOffset, record.digests.byteLength)),
   };
-  await db.collection<DigestDocument>(DIGESTS).insertOne(document, { session });
   const horizon = ledger - retention;
-  if (horizon > 0) await db.collection<DigestDocument>(DIGESTS).deleteMany({ user_id: userId, client_id: clientId, last_op_id: { $lte: horizon } }, { session });
+  await db.collection<DigestDocument>(DIGESTS).bulkWrite(
+    [
+      { insertOne: { document } },
+      ...(horizon > 0 ? [{ deleteMany: { filter: { user_id: userId, client_id: clientId, last_op_id: { $lte: horizon } } } }] : []),
+    ],
+    { session, ordered: true },
+  );
 }
 
 /** The client's records that hold an op_id in from..to, in the order they were recorded. */
