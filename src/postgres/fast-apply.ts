@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { FastPlan } from '../core/fast-plan.ts';
-import { transactionParts, type ClientTransaction, type Operation } from '../core/operation.ts';
+import type { ClientTransaction, Operation } from '../core/operation.ts';
 import { segment, type Segment, type SegmentOptions } from '../core/segments.ts';
 import type { AuthContext, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
@@ -19,8 +19,6 @@ export interface FastApplyOptions extends SegmentOptions {
   scriptEntries?: number;
   /** Rows per statement for larger plans (default 5,000). */
   chunkRows?: number;
-  /** A batch is planned and applied in parts of about this many entries, whole transactions each (default 10,000). */
-  partEntries?: number;
   /** Sees each segment before it runs (tests, metrics). */
   onSegment?: (segment: Segment) => void;
   /** Sees each failed fast attempt, with the number of client transactions it held. */
@@ -29,7 +27,6 @@ export interface FastApplyOptions extends SegmentOptions {
 
 const SCRIPT_ENTRIES = 2_500;
 const CHUNK_ROWS = 5_000;
-export const PART_ENTRIES = 10_000;
 
 /**
  * Applies client transactions in order, each completely or not at all, folding where that
@@ -46,13 +43,8 @@ export async function applyPlanned(
   auth: AuthContext,
   options: FastApplyOptions = {},
 ): Promise<TransactionOutcome[]> {
-  const outcomes: TransactionOutcome[] = [];
-  // Consecutive transactions applied one part after the other are applied in op order, so
-  // a large batch is planned a part at a time: what the plan holds stays bounded.
-  for (const part of transactionParts(transactions, options.partEntries ?? PART_ENTRIES)) {
-    outcomes.push(...(await runPlanned(client, planApply(part, facts, options), facts, auth, options)));
-  }
-  return outcomes;
+  // The engine hands over a batch a part at a time: what a plan holds is one part's.
+  return runPlanned(client, planApply(transactions, facts, options), facts, auth, options);
 }
 
 /** Segments ready to run; a small fast one carries its script, built before it is needed. */

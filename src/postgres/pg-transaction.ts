@@ -7,7 +7,7 @@ import type { FactsSource } from '../core/table-facts.ts';
 import { digestsAbove } from '../core/entry-digest.ts';
 import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
 import { applyExact } from './exact-apply.ts';
-import { applyPlanned, PART_ENTRIES, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
+import { applyPlanned, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
 import { readRows } from './read-rows.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
 import { advanceLedgerSql, insertRejections, lockLedgerSql } from './server-tables.ts';
@@ -70,9 +70,7 @@ export class PgTransaction implements StoreTransaction {
 
   prepareApply(transactions: ClientTransaction<Operation>[]): () => Promise<TransactionOutcome[]> {
     const facts = this.currentFacts();
-    // applyPlanned bounds what a plan holds by planning large batches a part at a time.
-    const entries = transactions.reduce((n, t) => n + t.entries.length, 0);
-    if (this.rls || !facts || entries > (this.options.partEntries ?? PART_ENTRIES)) return () => this.apply(transactions);
+    if (this.rls || !facts) return () => this.apply(transactions);
     const planned = planApply(transactions, facts, this.options);
     return async () => {
       await this.begin();
