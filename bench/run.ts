@@ -1,13 +1,14 @@
 // `npm run bench`: writepath end to end over HTTP against the SQL floor and the naive
 // baseline, on the same seeded table, in one process; prints a table and a JSON line.
-// Options: --quick (fewer runs), --naive-all (also the 100,000-entry naive baseline, slow).
+// Options: --quick (fewer runs), --naive-all (also the 100,000-entry naive baseline, slow),
+// --clients-only (only the many-clients run).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createSchema, mixedBatch, resetTable, type Entry } from './data.ts';
-import { runClients } from './clients.ts';
+import { prepareClients, type ClientsResult } from './clients.ts';
 import { cpuPerBatch, type CpuPerBatch } from './process-cpu.ts';
 import { openBenchDatabase } from './database.ts';
 import { post, startServer } from './server.ts';
@@ -15,10 +16,11 @@ import { applyFloor, applyNaive } from './sql-baselines.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
+const clientsOnly = args.has('--clients-only');
 const SIZES = [1_000, 10_000, 100_000];
 const RUNS: Record<number, number> = quick ? { 1000: 3, 10000: 3, 100000: 1 } : { 1000: 7, 10000: 5, 100000: 3 };
 
-const median = (xs: number[]) => {
+const median = (xs: number[] = []) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
@@ -51,7 +53,7 @@ async function main() {
     await resetTable(sql);
     await applyNaive(sql, warm.slice(0, 2_000));
     await resetTable(sql);
-    for (const size of SIZES) {
+    for (const size of clientsOnly ? [] : SIZES) {
       for (let run = 0; run < RUNS[size]!; run++) {
         const batch = mixedBatch(size, size + run * 7919, existing);
         console.error(`${size} entries, run ${run + 1}/${RUNS[size]}`);
@@ -71,9 +73,10 @@ async function main() {
       }
     }
     console.error('16 clients, 10-entry batches...');
-    let clients!: Awaited<ReturnType<typeof runClients>>;
+    const prepared = await prepareClients(server.url, await server.token('clients'), existing, { clients: 16, batchSize: 10, seconds: quick ? 3 : 8 });
+    let clients!: ClientsResult;
     const cpu = await cpuPerBatch(server.pid, database.name, async () => {
-      clients = await runClients(server.url, await server.token('clients'), existing, { clients: 16, batchSize: 10, seconds: quick ? 3 : 8 });
+      clients = await prepared.run();
       return clients.sent;
     });
     report(times, clients, cpu, rss100k, server.peakRssMiB(), version, mismatches);
@@ -104,7 +107,7 @@ async function timeHttp(url: string, token: string, batch: Entry[], sql: pg.Clie
 
 function report(
   times: Record<string, number[]>,
-  clients: Awaited<ReturnType<typeof runClients>>,
+  clients: ClientsResult,
   cpu: CpuPerBatch,
   rss100k: number[],
   rssPeak: number,
@@ -126,8 +129,8 @@ function report(
   console.log(`\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, Postgres ${version}`);
   console.log(line(rows[0]!));
   for (const r of rows.slice(1)) console.log(line(r));
-  const ratioFloor = median(times.floor_10000!) / median(times.http_10000!);
-  const ratioNaive = median(times.naive_10000!) / median(times.http_10000!);
+  const ratioFloor = median(times.floor_10000) / median(times.http_10000);
+  const ratioNaive = median(times.naive_10000) / median(times.http_10000);
   console.log(`\n10,000 entries: ${ratioFloor.toFixed(2)} of the SQL floor (target >= 0.6), ${ratioNaive.toFixed(1)}x the naive baseline (target >= 10)`);
   console.log(
     `server peak RSS (VmHWM) after each 100,000-entry batch: ${rss100k.map((r) => r.toFixed(0)).join(', ')} MiB (target < 400); ${rssPeak.toFixed(0)} MiB at the end`,
