@@ -44,7 +44,13 @@ const numeric = (schema: z.ZodNumber) =>
 const positiveInt = numeric(z.number().int().positive());
 
 export const configSchema = z.strictObject({
-  database: z.strictObject({ url: z.string().min(1).optional() }).default({}),
+  database: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      /** Postgres: prepare the fast path's statements per connection; off behind a pooler in transaction mode. */
+      prepared_statements: z.boolean().default(true),
+    })
+    .default({ prepared_statements: true }),
   server: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

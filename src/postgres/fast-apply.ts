@@ -6,7 +6,9 @@ import type { AuthContext, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { classifyPgError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
-import { castCheck, deleteStatement, inline, insertImageChecks, mergeStatement, type FastStatement } from './fast-sql.ts';
+import { castCheck, deleteStatement, insertImageChecks, mergeStatement, type FastStatement } from './fast-sql.ts';
+import { executable, writtenOut, type OneParameterStatement } from './prepared-statements.ts';
+import { dollarQuoted } from './sql.ts';
 
 export interface FastApplyOptions extends SegmentOptions {
   /** A failed range of at most this many entries is narrowed entry by entry, not bisected further (default 4). */
@@ -19,6 +21,11 @@ export interface FastApplyOptions extends SegmentOptions {
   scriptEntries?: number;
   /** Rows per statement for larger plans (default 5,000). */
   chunkRows?: number;
+  /**
+   * Whether a script's statements are prepared once per connection and run by EXECUTE
+   * (default true; off behind a pooler in transaction mode, see prepared-statements.ts).
+   */
+  preparedStatements?: boolean;
   /** Sees each segment before it runs (tests, metrics). */
   onSegment?: (segment: Segment) => void;
   /** Sees each failed fast attempt, with the number of client transactions it held. */
@@ -47,8 +54,8 @@ export async function applyPlanned(
   return runPlanned(client, planApply(transactions, facts, options), facts, auth, options);
 }
 
-/** Segments ready to run; a small fast one carries its script, built before it is needed. */
-export type PlannedSegment = Segment & { script?: string };
+/** Segments ready to run; a small fast one carries its statements with their values written, built before they are needed. */
+export type PlannedSegment = Segment & { script?: OneParameterStatement[] };
 
 /**
  * The part of `applyPlanned` that needs no database: segments, plans and, for plans small
@@ -59,6 +66,34 @@ export function planApply(transactions: ClientTransaction<Operation>[], facts: F
   return segment(transactions, facts, options).map((s) =>
     s.path === 'fast' && s.plan.placements.length <= (options.scriptEntries ?? SCRIPT_ENTRIES) ? { ...s, script: scriptOf(s.plan) } : s,
   );
+}
+
+/**
+ * Entries a part may hold and still be held back for the next round trip (see
+ * PgTransaction): a small batch then goes in one. Below the engine's first part of a large
+ * batch (500 entries), so that a part the next one would wait for is never held back.
+ */
+const DEFERRABLE_ENTRIES = 200;
+
+/**
+ * The statements of a small plan that is all fast, to be sent later with other statements
+ * and without a savepoint of its own; undefined when the plan is not such. Whoever holds
+ * them back must answer a failure by applying the part again with `runPlanned`, which
+ * narrows down to the guilty transactions.
+ */
+export async function deferredStatements(client: pg.ClientBase, segments: PlannedSegment[], options: FastApplyOptions): Promise<string[] | undefined> {
+  let entries = 0;
+  for (const s of segments) {
+    if (s.path !== 'fast' || s.script === undefined) return undefined;
+    entries += s.plan.placements.length;
+  }
+  if (entries > DEFERRABLE_ENTRIES) return undefined;
+  const sql: string[] = [];
+  for (const s of segments) {
+    options.onSegment?.(s);
+    sql.push(...(await statementsSql(client, s.script!, options)));
+  }
+  return sql;
 }
 
 /** Runs what `planApply` planned, in order. */
@@ -78,9 +113,19 @@ export async function runPlanned(
   return outcomes;
 }
 
-/** One round trip: the savepoint, the whole plan with its values written in, and its release. */
-function scriptOf(plan: FastPlan): string {
-  return ['SAVEPOINT wp_fast', ...[...statementsOf(plan, Infinity)].map(inline), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
+/** The whole plan, each statement's value written as a literal, to go as one script. */
+function scriptOf(plan: FastPlan): OneParameterStatement[] {
+  return [...statementsOf(plan, Infinity)].map((s) => ({ text: s.text, literal: dollarQuoted(s.json) }));
+}
+
+/** The statements as SQL to send: prepared ones executed, unless that is off. */
+function statementsSql(client: pg.ClientBase, statements: OneParameterStatement[], options: FastApplyOptions): string[] | Promise<string[]> {
+  return options.preparedStatements === false ? statements.map(writtenOut) : executable(client, statements);
+}
+
+/** One round trip (after any new statement's PREPARE): the savepoint, the plan, and its release. */
+async function scriptText(client: pg.ClientBase, statements: OneParameterStatement[], options: FastApplyOptions): Promise<string> {
+  return ['SAVEPOINT wp_fast', ...(await statementsSql(client, statements, options)), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
 }
 
 async function applyFast(
@@ -91,9 +136,11 @@ async function applyFast(
   options: FastApplyOptions,
 ): Promise<TransactionOutcome[]> {
   const { transactions, plan, script } = planned;
+  // Outside the try: a PREPARE has no values, so its failure is not the entries' fault.
+  const text = script && (await scriptText(client, script, options));
   try {
-    if (script !== undefined) {
-      await client.query(script);
+    if (text !== undefined) {
+      await client.query(text);
     } else {
       await client.query('SAVEPOINT wp_fast');
       // Each statement is built while the one before it runs: a large batch keeps both the

@@ -1,6 +1,6 @@
 import type { TablePlan } from '../core/fast-plan.ts';
 import { INSERT, UPDATE, type RowStep } from '../core/row-fold.ts';
-import { dollarQuoted, ident, qualified } from './sql.ts';
+import { ident, qualified } from './sql.ts';
 
 /**
  * The set-based statements of the fast path, one table and one round at a time. Values
@@ -12,17 +12,11 @@ import { dollarQuoted, ident, qualified } from './sql.ts';
 
 /**
  * A statement of the fast path: its one parameter is always jsonb text, so a plan can also
- * run as one script with the parameter written in (see `inline`).
+ * run as one script with the parameter written in (see prepared-statements.ts).
  */
 export interface FastStatement {
   text: string;
   json: string;
-}
-
-/** The statement as SQL with its parameter written in as a literal. */
-export function inline(statement: FastStatement): string {
-  // A function, not a string: `$&` or `$'` in the data must not be read as a replacement pattern.
-  return statement.text.replace('$1::jsonb', () => `${dollarQuoted(statement.json)}::jsonb`);
 }
 
 /** Deletes rows by id. */

@@ -9,6 +9,7 @@ import { RowLevelSecurity } from './row-level-security.ts';
 import { introspect, type LiveSchema } from './introspect.ts';
 import { PgAdmin } from './pg-admin.ts';
 import { pgFactsSource } from './pg-facts.ts';
+import { KnownLedgers } from './known-ledgers.ts';
 import { PgTransaction } from './pg-transaction.ts';
 import { ensureServerTables } from './server-tables.ts';
 
@@ -26,10 +27,13 @@ export interface PgStoreOptions {
   digestRetention?: number;
 }
 
-/** The Store for Postgres, on one pg pool. */
 /** MERGE, which the fast path's statements are made of, came with Postgres 15. */
 const FAST_PATH_VERSION = 150000;
 
+/** A held-back statement failed (see PgTransaction): the batch is to run again, carefully. */
+class GuessFailed extends Error {}
+
+/** The Store for Postgres, on one pg pool. */
 export class PgStore implements Store {
   private schema: LiveSchema | undefined;
   /** What the planner knows of the schema as last read; undefined: everything entry by entry. */
@@ -39,6 +43,8 @@ export class PgStore implements Store {
   private nextRead: Promise<void> | undefined;
   /** The admin endpoints' queries (an optional Store capability). */
   readonly admin: PgAdmin;
+  /** Ledger positions seen, for batches to guess from (see PgTransaction). */
+  private readonly knownLedgers = new KnownLedgers();
 
   private constructor(
     readonly pool: pg.Pool,
@@ -124,6 +130,18 @@ export class PgStore implements Store {
   }
 
   async transaction<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    // RLS mode sets the role around the writes: nothing is held back there.
+    try {
+      return await this.attempt(context, work, !this.rls);
+    } catch (error) {
+      if (!(error instanceof GuessFailed)) throw error;
+      // The guessed ledger position was wrong, or a held-back statement failed: once more,
+      // reading the ledger first and narrowing down any failure as usual.
+      return this.attempt(context, work, false);
+    }
+  }
+
+  private async attempt<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>, guess: boolean): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -131,14 +149,19 @@ export class PgStore implements Store {
       throw toBatchError(error);
     }
     let broken: Error | undefined;
+    let tx: PgTransaction | undefined;
     try {
-      const tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls, this.digestRetention);
+      tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls, this.digestRetention, this.knownLedgers, guess);
       const result = await work(tx);
       await tx.commit();
       return result;
     } catch (error) {
       // A failed ROLLBACK means the connection is gone: drop it rather than pool it.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      if (tx?.guessFailed) {
+        tx.forgetGuess();
+        throw new GuessFailed();
+      }
       const batchError = toBatchError(error);
       // The schema as last read no longer matches the database (a table or column dropped
       // while the server runs): read it again, or every retry would fail the same way until

@@ -7,19 +7,34 @@ import type { FactsSource } from '../core/table-facts.ts';
 import { digestsAbove } from '../core/entry-digest.ts';
 import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
 import { applyExact } from './exact-apply.ts';
-import { applyPlanned, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
+import { applyPlanned, deferredStatements, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
+import type { KnownLedgers } from './known-ledgers.ts';
 import { readRows } from './read-rows.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
-import { advanceLedgerSql, insertRejections, lockLedgerSql } from './server-tables.ts';
+import { advanceLedgerSql, insertRejections, ledgerGuardSql, lockLedgerSql } from './server-tables.ts';
 
 /**
  * One batch's database transaction on a pooled connection, in as few round trips as the
  * protocol allows: BEGIN goes out with the ledger lock, the ledger's new position and the
  * batch's digests with the COMMIT (a clean batch on the fast path: three round trips in all).
- * Round trips, not rows, are what small batches cost.
+ * Round trips, not rows, are what small batches cost: on these two cores each costs the
+ * server and Postgres about 0.1 ms of CPU, as much as a 10-entry MERGE.
+ *
+ * For a client whose ledger this process has seen (`known`), the position is guessed
+ * instead of read: BEGIN and the check of the guess (see ledgerGuardSql) are held back
+ * and go with the next round trip, and a small part that needs no narrowing is held back
+ * too, so that a clean small batch is one round trip. When a round trip carrying held-back
+ * statements fails, the guess or an entry was wrong: `guessFailed` tells the store to run
+ * the batch once more, carefully, where every step answers for itself.
  */
 export class PgTransaction implements StoreTransaction {
   private begun = false;
+  /** Statements held back, to go first in the next round trip. */
+  private pending: string[] = [];
+  /** A round trip carrying held-back statements failed. */
+  guessFailed = false;
+  /** The client whose ledger was locked. */
+  private owner: { userId: string; clientId: string } | undefined;
   /** The ledger position as locked, then as advanced. */
   private position = 0;
   private ledger: { userId: string; clientId: string; lastOpId: number } | undefined;
@@ -35,9 +50,21 @@ export class PgTransaction implements StoreTransaction {
     private readonly rls: RowLevelSecurity | undefined,
     /** Op_ids below the ledger whose digests are kept, at least. */
     private readonly digestRetention: number,
+    /** Ledger positions seen, kept up to date on commit. */
+    private readonly known: KnownLedgers,
+    /** Whether to guess the ledger from `known` rather than read it first. */
+    private readonly guess: boolean,
   ) {}
 
   async lockLedger(userId: string, clientId: string): Promise<number> {
+    this.owner = { userId, clientId };
+    const guess = this.guess ? this.known.get(userId, clientId) : undefined;
+    if (guess !== undefined && !this.begun) {
+      this.begun = true;
+      this.pending.push('BEGIN', ledgerGuardSql(userId, clientId, guess));
+      this.position = guess;
+      return guess;
+    }
     const result = await this.script(lockLedgerSql(userId, clientId));
     this.position = Number(result.rows[0]!.last_op_id);
     return this.position;
@@ -73,6 +100,12 @@ export class PgTransaction implements StoreTransaction {
     if (this.rls || !facts) return () => this.apply(transactions);
     const planned = planApply(transactions, facts, this.options);
     return async () => {
+      // Held back with the guess: if any of it fails, the careful run narrows it down.
+      const held = this.pending.length > 0 ? await deferredStatements(this.client, planned, this.options) : undefined;
+      if (held) {
+        this.pending.push(...held);
+        return transactions.map(() => ({ ok: true }));
+      }
       await this.begin();
       return runPlanned(this.client, planned, facts, this.auth, this.options);
     };
@@ -111,13 +144,34 @@ export class PgTransaction implements StoreTransaction {
       digests && recordDigestsSql(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention),
       'COMMIT',
     ];
-    await this.client.query(statements.filter(Boolean).join(';\n'));
+    await this.send(statements.filter(Boolean).join(';\n'));
+    if (this.owner) this.known.remember(this.owner.userId, this.owner.clientId, this.position);
   }
 
+  /** After a failed guess: the next batch of the client reads its ledger. */
+  forgetGuess(): void {
+    if (this.owner) this.known.forget(this.owner.userId, this.owner.clientId);
+  }
+
+  /** Opens the transaction, or sends what is held back: before any statement of its own. */
   private async begin(): Promise<void> {
+    if (this.pending.length > 0) return void (await this.send());
     if (this.begun) return;
     this.begun = true;
     await this.client.query('BEGIN');
+  }
+
+  /** Runs SQL without parameters after whatever is held back, in one round trip. */
+  private async send(sql?: string): Promise<pg.QueryResult | pg.QueryResult[]> {
+    const held = this.pending;
+    this.pending = [];
+    if (held.length === 0) return this.client.query(sql!);
+    try {
+      return await this.client.query([...held, ...(sql ? [sql] : [])].join(';\n'));
+    } catch (error) {
+      this.guessFailed = true;
+      throw error;
+    }
   }
 
   /** Runs SQL without parameters, opening the transaction in the same round trip; the last statement's result. */

@@ -94,6 +94,22 @@ export function lockLedgerSql(userId: string, clientId: string): string {
      RETURNING last_op_id`;
 }
 
+/**
+ * Locks the ledger row of (user, client) and fails the transaction unless it holds
+ * `expected` (or when the row is missing): the check of a guessed ledger position, sent
+ * with the statements that rely on it. Plain SQL has no RAISE; the failed cast of a text
+ * naming what was found is the error, and it depends on the row read, so the planner
+ * cannot evaluate it beforehand.
+ */
+export function ledgerGuardSql(userId: string, clientId: string, expected: number): string {
+  if (!Number.isSafeInteger(expected)) throw new Error(`ledgerGuardSql: ${expected} is not a safe integer`);
+  return `WITH found AS MATERIALIZED (SELECT (SELECT last_op_id FROM writepath_ledger
+       WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)} FOR UPDATE) AS last_op_id)
+     SELECT CASE WHEN last_op_id = ${expected} THEN 0
+       ELSE ('writepath: the ledger is at ' || coalesce(last_op_id::text, 'nothing') || ', not ${expected}')::int END
+     FROM found`;
+}
+
 /** Moves the ledger of (user, client); sent with the COMMIT. */
 export function advanceLedgerSql(userId: string, clientId: string, lastOpId: number): string {
   if (!Number.isSafeInteger(lastOpId)) throw new Error(`advanceLedgerSql: ${lastOpId} is not a safe integer`);

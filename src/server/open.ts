@@ -50,7 +50,7 @@ export async function openWritepath(config: WritepathConfig, hooks?: Hooks): Pro
   const url = config.database.url!;
   if (isMongoUrl(url)) return openMongo(config, url, rules, authenticate, hooks);
   const role = config.auth?.postgres_role;
-  const store = await PgStore.open({ url, role });
+  const store = await PgStore.open({ url, role, fastPath: { preparedStatements: config.database.prepared_statements } });
   const tableProblems = checkTables(rules, (name) => store.findTable(name));
   if (role && tableProblems.length === 0) {
     const tables = rules.all().map((rule) => ({ where: `tables.${rule.clientName}`, ...store.findTable(rule.dbTable)! }));

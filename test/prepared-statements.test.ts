@@ -1,0 +1,114 @@
+/**
+ * The fast path prepares its statements once per connection and runs them by EXECUTE.
+ * A prepared plan must follow the table when it changes, the names a connection keeps are
+ * bounded, and `preparedStatements: false` (a pooler in transaction mode) sends none.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { configSchema } from '../src/config/schema.ts';
+import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
+import { PgStore } from '../src/postgres/pg-store.ts';
+import { executable, MAX_PREPARED_PER_CONNECTION } from '../src/postgres/prepared-statements.ts';
+import { dollarQuoted } from '../src/postgres/sql.ts';
+import type { BatchRequest } from '../src/protocol/wire.ts';
+import { TableRules } from '../src/rules/table-rules.ts';
+import { createTestDatabase, sql } from './support/pg.ts';
+
+let db: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('prepared');
+  await sql(db, `CREATE TABLE notes (id text PRIMARY KEY, body text, size int)`);
+});
+
+const rules = new TableRules(configSchema.parse({ tables: { notes: {} } }).tables);
+const as = { userId: 'u1', claims: {} };
+const request = (entries: Array<Record<string, unknown>>): BatchRequest => ({
+  clientId: randomUUID(),
+  entries: entries.map((fields, i) => ({ opId: i + 1, txId: i + 1, fields })),
+});
+
+/** The SQL texts sent while `work` runs. */
+async function sent(work: () => Promise<unknown>): Promise<string[]> {
+  const spy = vi.spyOn(pg.Client.prototype, 'query');
+  try {
+    await work();
+    return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('prepared statements', () => {
+  let store: PgStore;
+  beforeAll(async () => {
+    // One connection: what the batches prepared is what that session holds.
+    store = await PgStore.open({ url: db, poolSize: 1 });
+  });
+  afterAll(async () => store?.close());
+  const engine = (): EngineOptions => ({ store, rules });
+
+  it('prepares a statement the first time and executes it after', async () => {
+    const first = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'a' } }]), as));
+    const second = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'b' } }]), as));
+    expect(first.filter((t) => t.startsWith('PREPARE'))).toHaveLength(1);
+    expect(second.filter((t) => t.startsWith('PREPARE'))).toEqual([]);
+    expect(second.join('\n')).toMatch(/EXECUTE "writepath_\d+"/);
+  });
+
+  it('follows a column retyped after the statement was prepared, before the server reads the schema again', async () => {
+    const id = randomUUID();
+    await processBatch(engine(), request([{ op: 'PUT', type: 'notes', id, data: { body: 'short', size: 1 } }]), as);
+    await sql(db, 'ALTER TABLE notes ALTER COLUMN body TYPE varchar(8)');
+    try {
+      const result = await processBatch(
+        engine(),
+        request([
+          { op: 'PATCH', type: 'notes', id, data: { body: 'far too long for it', size: 2 } },
+          { op: 'PATCH', type: 'notes', id, data: { size: 3 } },
+        ]),
+        as,
+      );
+      // Postgres names no column for a value too long; the message says what was wrong.
+      expect(result.rejected.map((r) => [r.op_id, r.code])).toEqual([[1, 'invalid_value']]);
+      expect(result.rejected[0]!.message).toMatch(/too long/);
+      expect(await sql(db, 'SELECT body, size FROM notes WHERE id = $1', [id])).toEqual([{ body: 'short', size: 3 }]);
+    } finally {
+      await sql(db, 'ALTER TABLE notes ALTER COLUMN body TYPE text');
+      await store.refreshSchema();
+    }
+  });
+});
+
+it(`keeps at most ${MAX_PREPARED_PER_CONNECTION} names on a connection and writes the rest out`, async () => {
+  const client = new pg.Client({ connectionString: db });
+  await client.connect();
+  try {
+    const statements = Array.from({ length: MAX_PREPARED_PER_CONNECTION + 6 }, (_, i) => ({
+      text: `SELECT ($1::jsonb ->> 0)::int + ${i} AS n`,
+      literal: dollarQuoted('[100]'),
+    }));
+    const sqlTexts = await executable(client, statements);
+    expect(sqlTexts.filter((t) => t.startsWith('EXECUTE'))).toHaveLength(MAX_PREPARED_PER_CONNECTION);
+    const results = (await client.query(sqlTexts.join(';\n'))) as unknown as pg.QueryResult[];
+    expect(results.map((r) => r.rows[0].n)).toEqual(statements.map((_, i) => 100 + i));
+    expect((await client.query('SELECT count(*)::int AS n FROM pg_prepared_statements')).rows[0].n).toBe(MAX_PREPARED_PER_CONNECTION);
+    // Asked again, the same statements are executed without preparing anything more.
+    expect(await executable(client, statements)).toEqual(sqlTexts);
+  } finally {
+    await client.end();
+  }
+});
+
+it('prepares nothing when prepared statements are off', async () => {
+  const store = await PgStore.open({ url: db, poolSize: 1, fastPath: { preparedStatements: false } });
+  try {
+    const id = randomUUID();
+    const texts = await sent(() => processBatch({ store, rules }, request([{ op: 'PUT', type: 'notes', id, data: { body: 'plain' } }]), as));
+    expect(texts.filter((t) => /PREPARE|EXECUTE/.test(t))).toEqual([]);
+    expect(await sql(db, 'SELECT body FROM notes WHERE id = $1', [id])).toEqual([{ body: 'plain' }]);
+  } finally {
+    await store.close();
+  }
+});
