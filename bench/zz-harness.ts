@@ -15,6 +15,7 @@ const stripSp = (s: string) => s.replace(/^SAVEPOINT wp_fast;\n/, '').replace(/;
 type V = (c: pg.PoolClient, cid: string, op: number, script: string) => Promise<unknown>;
 const lock = (cid: string) => `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ('u', '${cid}', 0) ON CONFLICT (user_id, client_id) DO UPDATE SET last_op_id = writepath_ledger.last_op_id RETURNING last_op_id`;
 const fin = (cid: string, op: number) => `UPDATE writepath_ledger SET last_op_id = ${op}, updated_at = now() WHERE user_id = 'u' AND client_id = '${cid}';\nINSERT INTO writepath_digests (user_id, client_id, first_op_id, last_op_id, op_ids, digests) VALUES ('u', '${cid}', ${op - 9}, ${op}, NULL, decode('${hex}', 'hex'))`;
+const guard = (cid: string, e: number) => `WITH found AS MATERIALIZED (SELECT (SELECT last_op_id FROM writepath_ledger WHERE user_id = 'u' AND client_id = '${cid}' FOR UPDATE) AS last_op_id) SELECT CASE WHEN last_op_id = ${e} THEN 0 ELSE ('writepath: the ledger is at ' || coalesce(last_op_id::text, 'nothing'))::int END FROM found`;
 const variants: Record<string, V> = {
   v0_3rt: async (c, cid, op, s) => { await c.query(`BEGIN;\n${lock(cid)}`); await c.query(s); await c.query(`${fin(cid, op)};\nCOMMIT`); },
   v1_1rt: (c, cid, op, s) => c.query(`BEGIN;\n${lock(cid)};\n${s};\n${fin(cid, op)};\nCOMMIT`),
@@ -36,6 +37,31 @@ const variants: Record<string, V> = {
     const body = stripSp(s).split(';\n').map((st) => { const m = /\$wp\$([\s\S]*?)\$wp\$::jsonb/.exec(st)!; const text = st.replace(m[0], '$1::jsonb'); let name = prepared.get(text); if (!name) { name = 'wp_' + prepared.size; prepared.set(text, name); pre.push(`PREPARE ${name} (jsonb) AS ${text}`); } return `EXECUTE ${name}($wp$${m[1]}$wp$)`; });
     return c.query([...pre, 'BEGIN', `SELECT last_op_id FROM writepath_ledger WHERE user_id='u' AND client_id='${cid}' FOR UPDATE`, ...body, fin(cid, op), 'COMMIT'].join(';\n'));
   },
+  v11_now: (c, cid, op, s) => {
+    const prepared = ((c as any).__prep ??= new Map<string, string>());
+    const pre: string[] = [];
+    const body = stripSp(s).split(';\n').map((st) => { const m = /\$wp\$([\s\S]*?)\$wp\$::jsonb/.exec(st)!; const text = st.replace(m[0], '$1::jsonb'); let name = prepared.get(text); if (!name) { name = 'wp_' + prepared.size; prepared.set(text, name); pre.push(`PREPARE ${name} (jsonb) AS ${text}`); } return `EXECUTE ${name}($wp$${m[1]}$wp$)`; });
+    return c.query([...pre, 'BEGIN', guard(cid, op - 10), ...body, fin(cid, op), 'COMMIT'].join(';\n'));
+  },
+  v12_allprep: async (c, cid, op, s) => {
+    const prepared = ((c as any).__prep2 ??= new Map<string, string>());
+    if (!(c as any).__p3) { (c as any).__p3 = true; await c.query(`PREPARE g3 (text, text, bigint) AS WITH found AS MATERIALIZED (SELECT (SELECT last_op_id FROM writepath_ledger WHERE user_id = $1 AND client_id = $2 FOR UPDATE) AS last_op_id) SELECT CASE WHEN last_op_id = $3 THEN 0 ELSE ('writepath: the ledger is at ' || coalesce(last_op_id::text, 'nothing'))::int END FROM found; PREPARE u3 (text, text, bigint) AS UPDATE writepath_ledger SET last_op_id = $3, updated_at = now() WHERE user_id = $1 AND client_id = $2; PREPARE d3 (text, text, bigint, bigint, bytea) AS INSERT INTO writepath_digests (user_id, client_id, first_op_id, last_op_id, op_ids, digests) VALUES ($1, $2, $3, $4, NULL, $5)`); }
+    const pre: string[] = [];
+    const body = stripSp(s).split(';\n').map((st) => { const m = /\$wp\$([\s\S]*?)\$wp\$::jsonb/.exec(st)!; const text = st.replace(m[0], '$1::jsonb'); let name = prepared.get(text); if (!name) { name = 'wq_' + prepared.size; prepared.set(text, name); pre.push(`PREPARE ${name} (jsonb) AS ${text}`); } return `EXECUTE ${name}($wp$${m[1]}$wp$)`; });
+    return c.query([...pre, 'BEGIN', `EXECUTE g3('u', '${cid}', ${op - 10})`, ...body, `EXECUTE u3('u', '${cid}', ${op})`, `EXECUTE d3('u', '${cid}', ${op - 9}, ${op}, decode('${hex}', 'hex'))`, 'COMMIT'].join(';\n'));
+  },
+  v13_nodigest: (c, cid, op, s) => {
+    const prepared = ((c as any).__prep ??= new Map<string, string>());
+    const pre: string[] = [];
+    const body = stripSp(s).split(';\n').map((st) => { const m = /\$wp\$([\s\S]*?)\$wp\$::jsonb/.exec(st)!; const text = st.replace(m[0], '$1::jsonb'); let name = prepared.get(text); if (!name) { name = 'wp_' + prepared.size; prepared.set(text, name); pre.push(`PREPARE ${name} (jsonb) AS ${text}`); } return `EXECUTE ${name}($wp$${m[1]}$wp$)`; });
+    return c.query([...pre, 'BEGIN', guard(cid, op - 10), ...body, `UPDATE writepath_ledger SET last_op_id = ${op}, updated_at = now() WHERE user_id = 'u' AND client_id = '${cid}'`, 'COMMIT'].join(';\n'));
+  },
+  v14_async: (c, cid, op, s) => {
+    const prepared = ((c as any).__prep ??= new Map<string, string>());
+    const pre: string[] = [];
+    const body = stripSp(s).split(';\n').map((st) => { const m = /\$wp\$([\s\S]*?)\$wp\$::jsonb/.exec(st)!; const text = st.replace(m[0], '$1::jsonb'); let name = prepared.get(text); if (!name) { name = 'wp_' + prepared.size; prepared.set(text, name); pre.push(`PREPARE ${name} (jsonb) AS ${text}`); } return `EXECUTE ${name}($wp$${m[1]}$wp$)`; });
+    return c.query([...pre, 'BEGIN', 'SET LOCAL synchronous_commit = off', guard(cid, op - 10), ...body, fin(cid, op), 'COMMIT'].join(';\n'));
+  },
   v6_emptytx: (c, cid, op, s) => c.query(`BEGIN;\nUPDATE writepath_ledger SET last_op_id = ${op}, updated_at = now() WHERE user_id = 'u' AND client_id = '${cid}';\nCOMMIT`),
 };
 function hash(t: string) { let h = 0; for (let i = 0; i < t.length; i++) h = (h * 31 + t.charCodeAt(i)) | 0; return (h >>> 0).toString(36); }
@@ -45,8 +71,8 @@ for (const [name, v] of Object.entries(variants)) {
   let n = 0; let errs = 0; const end = performance.now() + 4000; const cpu0 = pgCpu(); const me0 = process.cpuUsage(); const t0 = performance.now();
   await Promise.all(Array.from({ length: 16 }, async (_, k) => {
     const c = await pool.connect(); const cid = `c${k}-${name}`; let op = 10;
-    await c.query(lock(cid));
-    for (let i = k; performance.now() < end; i += 16) { try { await v(c, cid, op, scripts[i % scripts.length]!); } catch { errs++; await c.query('ROLLBACK'); } op += 10; n++; }
+    await c.query(lock(cid)); await c.query(`UPDATE writepath_ledger SET last_op_id = 0 WHERE client_id = '${cid}'`);
+    for (let i = k; performance.now() < end; i += 16) { try { await v(c, cid, op, scripts[i % scripts.length]!); } catch { errs++; await c.query('ROLLBACK'); await c.query(`UPDATE writepath_ledger SET last_op_id = ${op} WHERE client_id = '${cid}'`); } op += 10; n++; }
     c.release();
   }));
   const secs = (performance.now() - t0) / 1000; const me = process.cpuUsage(me0);

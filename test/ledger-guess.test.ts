@@ -67,13 +67,15 @@ describe('a client seen before', () => {
   it('sends a small clean batch in one round trip', async () => {
     const client = randomUUID();
     const first = await roundTrips(() => processBatch(on(store), request(client, 1, [note(randomUUID(), 'a'), note(randomUUID(), 'b')]), as));
-    expect(first.length).toBeGreaterThan(1);
+    expect(first.filter((t) => !t.startsWith('PREPARE')).length).toBeGreaterThan(1);
+    // The first guess on the connection prepares its statements; from then on, one round trip.
+    await processBatch(on(store), request(client, 3, [note(randomUUID(), 'c')]), as);
     const id = randomUUID();
-    const second = await roundTrips(() => processBatch(on(store), request(client, 3, [note(id, 'c'), note(randomUUID(), 'd')]), as));
-    expect(second).toHaveLength(1);
-    expect(second[0]).toMatch(/^BEGIN;[\s\S]*COMMIT$/);
-    expect(await sql(db, 'SELECT body FROM notes WHERE id = $1', [id])).toEqual([{ body: 'c' }]);
-    expect(await ledger(client)).toBe(4);
+    const third = await roundTrips(() => processBatch(on(store), request(client, 4, [note(id, 'd'), note(randomUUID(), 'e')]), as));
+    expect(third).toHaveLength(1);
+    expect(third[0]).toMatch(/^BEGIN;[\s\S]*COMMIT$/);
+    expect(await sql(db, 'SELECT body FROM notes WHERE id = $1', [id])).toEqual([{ body: 'd' }]);
+    expect(await ledger(client)).toBe(5);
   });
 
   it('processes against the real ledger when another instance moved it: what that one applied counts as duplicates', async () => {
@@ -103,7 +105,9 @@ describe('a client seen before', () => {
     expect(result).toMatchObject({ applied: 1, duplicates: 0, last_op_id: 2 });
     expect(await ledger(client)).toBe(2);
     // And the guess is right again afterwards.
-    expect(await roundTrips(() => processBatch(on(store), request(client, 3, [note(randomUUID(), 'c')]), as))).toHaveLength(1);
+    await processBatch(on(store), request(client, 3, [note(randomUUID(), 'c')]), as);
+    expect(await roundTrips(() => processBatch(on(store), request(client, 4, [note(randomUUID(), 'd')]), as))).toHaveLength(1);
+    expect(await ledger(client)).toBe(4);
   });
 
   it('rejects exactly the guilty transaction of a held-back batch that fails, and applies the rest', async () => {

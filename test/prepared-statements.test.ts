@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
-import { executable, MAX_PREPARED_PER_CONNECTION } from '../src/postgres/prepared-statements.ts';
+import { executable, MAX_PREPARED_PER_CONNECTION, writtenOut } from '../src/postgres/prepared-statements.ts';
 import { dollarQuoted } from '../src/postgres/sql.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
@@ -52,9 +52,11 @@ describe('prepared statements', () => {
   it('prepares a statement the first time and executes it after', async () => {
     const first = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'a' } }]), as));
     const second = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'b' } }]), as));
-    expect(first.filter((t) => t.startsWith('PREPARE'))).toHaveLength(1);
-    expect(second.filter((t) => t.startsWith('PREPARE'))).toEqual([]);
+    const merges = (texts: string[]) => texts.filter((t) => /^PREPARE .* AS MERGE/s.test(t));
+    expect(merges(first)).toHaveLength(1);
+    expect(merges(second)).toEqual([]);
     expect(second.join('\n')).toMatch(/EXECUTE "writepath_\d+"/);
+    expect(second.join('\n')).not.toMatch(/MERGE/);
   });
 
   it('follows a column retyped after the statement was prepared, before the server reads the schema again', async () => {
@@ -87,7 +89,8 @@ it(`keeps at most ${MAX_PREPARED_PER_CONNECTION} names on a connection and write
   try {
     const statements = Array.from({ length: MAX_PREPARED_PER_CONNECTION + 6 }, (_, i) => ({
       text: `SELECT ($1::jsonb ->> 0)::int + ${i} AS n`,
-      literal: dollarQuoted('[100]'),
+      types: ['jsonb'],
+      args: [dollarQuoted('[100]')],
     }));
     const sqlTexts = await executable(client, statements);
     expect(sqlTexts.filter((t) => t.startsWith('EXECUTE'))).toHaveLength(MAX_PREPARED_PER_CONNECTION);
@@ -111,4 +114,12 @@ it('prepares nothing when prepared statements are off', async () => {
   } finally {
     await store.close();
   }
+});
+
+it('writes values in for $n outside quoted identifiers and literals', () => {
+  const types = Array.from({ length: 10 }, () => 'int');
+  const args = Array.from({ length: 10 }, (_, i) => String(100 + i));
+  expect(writtenOut({ text: `SELECT "a$1""$2", 'it''s $3', $1, $2+$10 FROM t`, types, args })).toBe(
+    `SELECT "a$1""$2", 'it''s $3', (100)::int, (101)::int+(109)::int FROM t`,
+  );
 });

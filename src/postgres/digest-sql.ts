@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { DIGEST_BYTES } from '../core/entry-digest.ts';
 import type { EntryDigests } from '../core/store.ts';
+import type { PreparableStatement } from './prepared-statements.ts';
+import { safeInteger } from './server-tables.ts';
 import { literal } from './sql.ts';
 
 /**
@@ -15,21 +17,26 @@ import { literal } from './sql.ts';
  * COMMIT in one round trip; hex through decode() reads the same whatever
  * `standard_conforming_strings` says.
  */
-export function recordDigestsSql(userId: string, clientId: string, record: EntryDigests, ledger: number, retention: number): string {
+export function recordDigestsStatements(userId: string, clientId: string, record: EntryDigests, ledger: number, retention: number): PreparableStatement[] {
   const { opIds } = record;
   const first = opIds[0]!;
   const last = opIds[opIds.length - 1]!;
   const horizon = ledger - retention;
-  if (![first, last, horizon].every(Number.isSafeInteger)) {
-    throw new Error(`recordDigestsSql: op_ids ${first}..${last}, ledger ${ledger} and retention ${retention} must be safe integers`);
-  }
+  const where = 'recordDigestsStatements';
   const gaps = last - first + 1 !== opIds.length;
-  const key = `${literal(userId)}, ${literal(clientId)}`;
-  const insert = `INSERT INTO writepath_digests (user_id, client_id, first_op_id, last_op_id, op_ids, digests)
-     VALUES (${key}, ${first}, ${last}, ${gaps ? hexBytea(packOpIds(opIds)) : 'NULL'}, ${hexBytea(record.digests)})`;
-  if (horizon <= 0) return insert;
-  return `${insert};
-     DELETE FROM writepath_digests WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)} AND last_op_id <= ${horizon}`;
+  const key = [literal(userId), literal(clientId)];
+  const insert: PreparableStatement = {
+    text: `INSERT INTO writepath_digests (user_id, client_id, first_op_id, last_op_id, op_ids, digests) VALUES ($1, $2, $3, $4, $5, $6)`,
+    types: ['text', 'text', 'bigint', 'bigint', 'bytea', 'bytea'],
+    args: [...key, safeInteger(first, where), safeInteger(last, where), gaps ? hexBytea(packOpIds(opIds)) : 'NULL', hexBytea(record.digests)],
+  };
+  if (horizon <= 0) return [insert];
+  const prune: PreparableStatement = {
+    text: `DELETE FROM writepath_digests WHERE user_id = $1 AND client_id = $2 AND last_op_id <= $3`,
+    types: ['text', 'text', 'bigint'],
+    args: [...key, safeInteger(horizon, where)],
+  };
+  return [insert, prune];
 }
 
 /** The client's rows that hold an op_id in from..to, in the order they were written. */

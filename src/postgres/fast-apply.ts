@@ -7,7 +7,7 @@ import type { FactsSource } from '../core/table-facts.ts';
 import { classifyPgError } from './error-map.ts';
 import { applyExact } from './exact-apply.ts';
 import { castCheck, deleteStatement, insertImageChecks, mergeStatement, type FastStatement } from './fast-sql.ts';
-import { executable, writtenOut, type OneParameterStatement } from './prepared-statements.ts';
+import { executable, type PreparableStatement } from './prepared-statements.ts';
 import { dollarQuoted } from './sql.ts';
 
 export interface FastApplyOptions extends SegmentOptions {
@@ -55,7 +55,7 @@ export async function applyPlanned(
 }
 
 /** Segments ready to run; a small fast one carries its statements with their values written, built before they are needed. */
-export type PlannedSegment = Segment & { script?: OneParameterStatement[] };
+export type PlannedSegment = Segment & { script?: PreparableStatement[] };
 
 /**
  * The part of `applyPlanned` that needs no database: segments, plans and, for plans small
@@ -114,17 +114,19 @@ export async function runPlanned(
 }
 
 /** The whole plan, each statement's value written as a literal, to go as one script. */
-function scriptOf(plan: FastPlan): OneParameterStatement[] {
-  return [...statementsOf(plan, Infinity)].map((s) => ({ text: s.text, literal: dollarQuoted(s.json) }));
+function scriptOf(plan: FastPlan): PreparableStatement[] {
+  return [...statementsOf(plan, Infinity)].map((s) => ({ text: s.text, types: JSONB, args: [dollarQuoted(s.json)] }));
 }
 
+const JSONB = ['jsonb'];
+
 /** The statements as SQL to send: prepared ones executed, unless that is off. */
-function statementsSql(client: pg.ClientBase, statements: OneParameterStatement[], options: FastApplyOptions): string[] | Promise<string[]> {
-  return options.preparedStatements === false ? statements.map(writtenOut) : executable(client, statements);
+function statementsSql(client: pg.ClientBase, statements: PreparableStatement[], options: FastApplyOptions): Promise<string[]> {
+  return executable(client, statements, options.preparedStatements !== false);
 }
 
 /** One round trip (after any new statement's PREPARE): the savepoint, the plan, and its release. */
-async function scriptText(client: pg.ClientBase, statements: OneParameterStatement[], options: FastApplyOptions): Promise<string> {
+async function scriptText(client: pg.ClientBase, statements: PreparableStatement[], options: FastApplyOptions): Promise<string> {
   return ['SAVEPOINT wp_fast', ...(await statementsSql(client, statements, options)), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
 }
 

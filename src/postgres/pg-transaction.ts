@@ -5,13 +5,14 @@ import type { TableInfo } from '../core/schema.ts';
 import type { AuthContext, EntryDigests, RejectionRecord, Savepoint, StoreTransaction, TransactionOutcome } from '../core/store.ts';
 import type { FactsSource } from '../core/table-facts.ts';
 import { digestsAbove } from '../core/entry-digest.ts';
-import { readDigestRows, recordDigestsSql } from './digest-sql.ts';
+import { readDigestRows, recordDigestsStatements } from './digest-sql.ts';
 import { applyExact } from './exact-apply.ts';
 import { applyPlanned, deferredStatements, planApply, runPlanned, type FastApplyOptions } from './fast-apply.ts';
 import type { KnownLedgers } from './known-ledgers.ts';
 import { readRows } from './read-rows.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
-import { advanceLedgerSql, insertRejections, ledgerGuardSql, lockLedgerSql } from './server-tables.ts';
+import { executable, type PreparableStatement } from './prepared-statements.ts';
+import { advanceLedgerStatement, insertRejections, ledgerGuardStatement, lockLedgerStatement } from './server-tables.ts';
 
 /**
  * One batch's database transaction on a pooled connection, in as few round trips as the
@@ -21,7 +22,7 @@ import { advanceLedgerSql, insertRejections, ledgerGuardSql, lockLedgerSql } fro
  * server and Postgres about 0.1 ms of CPU, as much as a 10-entry MERGE.
  *
  * For a client whose ledger this process has seen (`known`), the position is guessed
- * instead of read: BEGIN and the check of the guess (see ledgerGuardSql) are held back
+ * instead of read: BEGIN and the check of the guess (see ledgerGuardStatement) are held back
  * and go with the next round trip, and a small part that needs no narrowing is held back
  * too, so that a clean small batch is one round trip. When a round trip carrying held-back
  * statements fails, the guess or an entry was wrong: `guessFailed` tells the store to run
@@ -61,11 +62,12 @@ export class PgTransaction implements StoreTransaction {
     const guess = this.guess ? this.known.get(userId, clientId) : undefined;
     if (guess !== undefined && !this.begun) {
       this.begun = true;
-      this.pending.push('BEGIN', ledgerGuardSql(userId, clientId, guess));
+      this.pending.push('BEGIN', ...(await this.executable([ledgerGuardStatement(userId, clientId, guess)])));
       this.position = guess;
       return guess;
     }
-    const result = await this.script(lockLedgerSql(userId, clientId));
+    const [lock] = await this.executable([lockLedgerStatement(userId, clientId)]);
+    const result = await this.script(lock!);
     this.position = Number(result.rows[0]!.last_op_id);
     return this.position;
   }
@@ -139,13 +141,17 @@ export class PgTransaction implements StoreTransaction {
   async commit(): Promise<void> {
     if (!this.begun) return;
     const { ledger, digests } = this;
-    const statements = [
-      ledger && advanceLedgerSql(ledger.userId, ledger.clientId, ledger.lastOpId),
-      digests && recordDigestsSql(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention),
-      'COMMIT',
+    const statements: PreparableStatement[] = [
+      ...(ledger ? [advanceLedgerStatement(ledger.userId, ledger.clientId, ledger.lastOpId)] : []),
+      ...(digests ? recordDigestsStatements(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention) : []),
     ];
-    await this.send(statements.filter(Boolean).join(';\n'));
+    await this.send([...(await this.executable(statements)), 'COMMIT'].join(';\n'));
     if (this.owner) this.known.remember(this.owner.userId, this.owner.clientId, this.position);
+  }
+
+  /** The statements as SQL for a script, prepared on this connection unless that is off. */
+  private executable(statements: PreparableStatement[]): Promise<string[]> {
+    return executable(this.client, statements, this.options.preparedStatements !== false);
   }
 
   /** After a failed guess: the next batch of the client reads its ledger. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { rejectionColumns, type RejectionRecord } from '../core/store.ts';
+import type { PreparableStatement } from './prepared-statements.ts';
 import { literal } from './sql.ts';
 
 /**
@@ -85,13 +86,18 @@ export async function ensureServerTables(pool: pg.Pool): Promise<void> {
 /**
  * Creates the ledger row of a new client or locks the existing one, in one statement: two
  * first batches of a new client arriving together both end up here, the second waits for
- * the first to commit and then sees its position instead of failing on the key. Values are
- * written in, so the statement can travel with BEGIN in one round trip.
+ * the first to commit and then sees its position instead of failing on the key. Values go
+ * as parameters written into the script (see prepared-statements.ts), so the statement can
+ * travel with BEGIN in one round trip.
  */
-export function lockLedgerSql(userId: string, clientId: string): string {
-  return `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES (${literal(userId)}, ${literal(clientId)}, 0)
+export function lockLedgerStatement(userId: string, clientId: string): PreparableStatement {
+  return {
+    text: `INSERT INTO writepath_ledger (user_id, client_id, last_op_id) VALUES ($1, $2, 0)
      ON CONFLICT (user_id, client_id) DO UPDATE SET last_op_id = writepath_ledger.last_op_id
-     RETURNING last_op_id`;
+     RETURNING last_op_id`,
+    types: ['text', 'text'],
+    args: [literal(userId), literal(clientId)],
+  };
 }
 
 /**
@@ -101,20 +107,31 @@ export function lockLedgerSql(userId: string, clientId: string): string {
  * naming what was found is the error, and it depends on the row read, so the planner
  * cannot evaluate it beforehand.
  */
-export function ledgerGuardSql(userId: string, clientId: string, expected: number): string {
-  if (!Number.isSafeInteger(expected)) throw new Error(`ledgerGuardSql: ${expected} is not a safe integer`);
-  return `WITH found AS MATERIALIZED (SELECT (SELECT last_op_id FROM writepath_ledger
-       WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)} FOR UPDATE) AS last_op_id)
-     SELECT CASE WHEN last_op_id = ${expected} THEN 0
-       ELSE ('writepath: the ledger is at ' || coalesce(last_op_id::text, 'nothing') || ', not ${expected}')::int END
-     FROM found`;
+export function ledgerGuardStatement(userId: string, clientId: string, expected: number): PreparableStatement {
+  return {
+    text: `WITH found AS MATERIALIZED (SELECT (SELECT last_op_id FROM writepath_ledger
+       WHERE user_id = $1 AND client_id = $2 FOR UPDATE) AS last_op_id)
+     SELECT CASE WHEN last_op_id = $3 THEN 0
+       ELSE ('writepath: the ledger is at ' || coalesce(last_op_id::text, 'nothing') || ', not ' || $3)::int END
+     FROM found`,
+    types: ['text', 'text', 'bigint'],
+    args: [literal(userId), literal(clientId), safeInteger(expected, 'ledgerGuardStatement')],
+  };
 }
 
 /** Moves the ledger of (user, client); sent with the COMMIT. */
-export function advanceLedgerSql(userId: string, clientId: string, lastOpId: number): string {
-  if (!Number.isSafeInteger(lastOpId)) throw new Error(`advanceLedgerSql: ${lastOpId} is not a safe integer`);
-  return `UPDATE writepath_ledger SET last_op_id = ${lastOpId}, updated_at = now()
-     WHERE user_id = ${literal(userId)} AND client_id = ${literal(clientId)}`;
+export function advanceLedgerStatement(userId: string, clientId: string, lastOpId: number): PreparableStatement {
+  return {
+    text: `UPDATE writepath_ledger SET last_op_id = $3, updated_at = now() WHERE user_id = $1 AND client_id = $2`,
+    types: ['text', 'text', 'bigint'],
+    args: [literal(userId), literal(clientId), safeInteger(lastOpId, 'advanceLedgerStatement')],
+  };
+}
+
+/** An op_id as SQL, checked: a value written into SQL must be what it claims. */
+export function safeInteger(value: number, where: string): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`${where}: ${value} is not a safe integer`);
+  return String(value);
 }
 
 /** One statement for all rejections of a batch. */
