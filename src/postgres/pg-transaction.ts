@@ -12,7 +12,7 @@ import type { KnownLedgers } from './known-ledgers.ts';
 import { readRows } from './read-rows.ts';
 import type { RowLevelSecurity } from './row-level-security.ts';
 import { executable, type PreparableStatement } from './prepared-statements.ts';
-import { advanceLedgerStatement, insertRejections, ledgerGuardStatement, lockLedgerStatement } from './server-tables.ts';
+import { advanceLedgerStatement, checkAndAdvanceLedgerStatement, insertRejections, ledgerGuardStatement, lockLedgerStatement } from './server-tables.ts';
 
 /**
  * One batch's database transaction on a pooled connection, in as few round trips as the
@@ -22,15 +22,18 @@ import { advanceLedgerStatement, insertRejections, ledgerGuardStatement, lockLed
  * server and Postgres about 0.1 ms of CPU, as much as a 10-entry MERGE.
  *
  * For a client whose ledger this process has seen (`known`), the position is guessed
- * instead of read: BEGIN and the check of the guess (see ledgerGuardStatement) are held back
- * and go with the next round trip, and a small part that needs no narrowing is held back
- * too, so that a clean small batch is one round trip. When a round trip carrying held-back
- * statements fails, the guess or an entry was wrong: `guessFailed` tells the store to run
- * the batch once more, carefully, where every step answers for itself.
+ * instead of read: BEGIN and the check of the guess (see ledgerGuardStatement) are held
+ * back and go with the next round trip, and a small part that needs no narrowing is held
+ * back too. A small clean batch is then one round trip, where one statement checks the
+ * guess and moves the ledger. When a round trip carrying held-back statements fails, the
+ * guess or an entry was wrong: `guessFailed` tells the store to run the batch once more,
+ * carefully, where every step answers for itself.
  */
 export class PgTransaction implements StoreTransaction {
   private begun = false;
-  /** Statements held back, to go first in the next round trip. */
+  /** A guessed ledger position whose check (and BEGIN) is held back, to go first in the next round trip. */
+  private heldGuess: { userId: string; clientId: string; expected: number } | undefined;
+  /** Statements held back to go after it: there are some only while it is held. */
   private pending: string[] = [];
   /** A round trip carrying held-back statements failed. */
   guessFailed = false;
@@ -62,7 +65,7 @@ export class PgTransaction implements StoreTransaction {
     const guess = this.guess ? this.known.get(userId, clientId) : undefined;
     if (guess !== undefined && !this.begun) {
       this.begun = true;
-      this.pending.push('BEGIN', ...(await this.executable([ledgerGuardStatement(userId, clientId, guess)])));
+      this.heldGuess = { userId, clientId, expected: guess };
       this.position = guess;
       return guess;
     }
@@ -103,7 +106,7 @@ export class PgTransaction implements StoreTransaction {
     const planned = planApply(transactions, facts, this.options);
     return async () => {
       // Held back with the guess: if any of it fails, the careful run narrows it down.
-      const held = this.pending.length > 0 ? await deferredStatements(this.client, planned, this.options) : undefined;
+      const held = this.heldGuess ? await deferredStatements(this.client, planned, this.options) : undefined;
       if (held) {
         this.pending.push(...held);
         return transactions.map(() => ({ ok: true }));
@@ -141,11 +144,14 @@ export class PgTransaction implements StoreTransaction {
   async commit(): Promise<void> {
     if (!this.begun) return;
     const { ledger, digests } = this;
+    const guess = this.heldGuess;
+    // A guess still held back is checked by the statement that moves the ledger.
+    const checkAndMove = guess && ledger ? checkAndAdvanceLedgerStatement(ledger.userId, ledger.clientId, guess.expected, ledger.lastOpId) : undefined;
     const statements: PreparableStatement[] = [
-      ...(ledger ? [advanceLedgerStatement(ledger.userId, ledger.clientId, ledger.lastOpId)] : []),
+      ...(ledger && !checkAndMove ? [advanceLedgerStatement(ledger.userId, ledger.clientId, ledger.lastOpId)] : []),
       ...(digests ? recordDigestsStatements(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention) : []),
     ];
-    await this.send([...(await this.executable(statements)), 'COMMIT'].join(';\n'));
+    await this.send([...(await this.executable(statements)), 'COMMIT'], checkAndMove);
     if (this.owner) this.known.remember(this.owner.userId, this.owner.clientId, this.position);
   }
 
@@ -161,19 +167,25 @@ export class PgTransaction implements StoreTransaction {
 
   /** Opens the transaction, or sends what is held back: before any statement of its own. */
   private async begin(): Promise<void> {
-    if (this.pending.length > 0) return void (await this.send());
+    if (this.heldGuess) return void (await this.send([]));
     if (this.begun) return;
     this.begun = true;
     await this.client.query('BEGIN');
   }
 
-  /** Runs SQL without parameters after whatever is held back, in one round trip. */
-  private async send(sql?: string): Promise<pg.QueryResult | pg.QueryResult[]> {
+  /**
+   * Runs SQL without parameters after whatever is held back, in one round trip; the held
+   * guess is checked first, by `check` when given (it also moves the ledger).
+   */
+  private async send(sql: string[], check?: PreparableStatement): Promise<pg.QueryResult | pg.QueryResult[]> {
+    const guess = this.heldGuess;
     const held = this.pending;
+    this.heldGuess = undefined;
     this.pending = [];
-    if (held.length === 0) return this.client.query(sql!);
+    if (!guess) return this.client.query(sql.join(';\n'));
     try {
-      return await this.client.query([...held, ...(sql ? [sql] : [])].join(';\n'));
+      const [first] = await this.executable([check ?? ledgerGuardStatement(guess.userId, guess.clientId, guess.expected)]);
+      return await this.client.query(['BEGIN', first!, ...held, ...sql].join(';\n'));
     } catch (error) {
       this.guessFailed = true;
       throw error;

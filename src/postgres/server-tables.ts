@@ -119,6 +119,24 @@ export function ledgerGuardStatement(userId: string, clientId: string, expected:
   };
 }
 
+/**
+ * `ledgerGuardStatement` and `advanceLedgerStatement` in one: moves the ledger from
+ * `expected` to `lastOpId`, and fails the transaction when it was elsewhere or missing.
+ * The error depends on the count of rows moved, so no plan can evaluate it beforehand.
+ */
+export function checkAndAdvanceLedgerStatement(userId: string, clientId: string, expected: number, lastOpId: number): PreparableStatement {
+  const where = 'checkAndAdvanceLedgerStatement';
+  return {
+    text: `WITH moved AS (UPDATE writepath_ledger SET last_op_id = $4, updated_at = now()
+       WHERE user_id = $1 AND client_id = $2 AND last_op_id = $3 RETURNING 1)
+     SELECT CASE WHEN count(*) = 1 THEN 0
+       ELSE ('writepath: the ledger is not at ' || $3 || ' (' || count(*) || ' rows)')::int END
+     FROM moved`,
+    types: ['text', 'text', 'bigint', 'bigint'],
+    args: [literal(userId), literal(clientId), safeInteger(expected, where), safeInteger(lastOpId, where)],
+  };
+}
+
 /** Moves the ledger of (user, client); sent with the COMMIT. */
 export function advanceLedgerStatement(userId: string, clientId: string, lastOpId: number): PreparableStatement {
   return {
