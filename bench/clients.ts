@@ -51,7 +51,7 @@ export async function prepareClients(
       try {
         for (let round = 0; round < requests.length && performance.now() < end; round++) {
           const start = performance.now();
-          const status = await connection.send(requests[round]!);
+          const { status } = await connection.send(requests[round]!);
           sent++;
           const done = performance.now();
           if (status !== 200) throw new Error(`client ${index}: ${status}`);

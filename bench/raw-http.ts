@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 
 export class RawHttpConnection {
   private buffered: Buffer = Buffer.alloc(0);
-  private waiting: { resolve: (status: number) => void; reject: (error: Error) => void } | undefined;
+  private waiting: { resolve: (response: RawResponse) => void; reject: (error: Error) => void } | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -34,8 +34,8 @@ export class RawHttpConnection {
     });
   }
 
-  /** Sends a whole request (head and body); resolves with the response's status code. */
-  send(request: Buffer): Promise<number> {
+  /** Sends a whole request (head and body); resolves with the response's status code and body. */
+  send(request: Buffer): Promise<RawResponse> {
     if (this.waiting) throw new Error('one request at a time on a connection');
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
@@ -60,11 +60,17 @@ export class RawHttpConnection {
     const end = headEnd + 4 + Number(length[1]);
     if (this.buffered.length < end) return;
     const status = Number(head.slice(9, 12));
+    const body = this.buffered.subarray(headEnd + 4, end);
     this.buffered = this.buffered.subarray(end);
     const waiting = this.waiting;
     this.waiting = undefined;
-    waiting.resolve(status);
+    waiting.resolve({ status, body });
   }
+}
+
+export interface RawResponse {
+  status: number;
+  body: Buffer;
 }
 
 /** A POST request as bytes, ready to write. */

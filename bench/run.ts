@@ -11,7 +11,7 @@ import { createSchema, mixedBatch, resetTable, type Entry } from './data.ts';
 import { prepareClients, type ClientsResult } from './clients.ts';
 import { cpuPerBatch, type CpuPerBatch } from './process-cpu.ts';
 import { openBenchDatabase } from './database.ts';
-import { post, startServer } from './server.ts';
+import { preparePost, startServer } from './server.ts';
 import { applyFloor, applyNaive } from './sql-baselines.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -94,12 +94,12 @@ async function timed(work: () => Promise<void>): Promise<number> {
   return performance.now() - start;
 }
 
-/** Request to response, the body prepared beforehand (a client's JSON.stringify is not the server's cost). */
+/** Request to response, the request made beforehand (a client's JSON.stringify is not the server's cost). */
 async function timeHttp(url: string, token: string, batch: Entry[], sql: pg.Client): Promise<number> {
   await resetTable(sql);
-  const body = JSON.stringify({ client_id: randomUUID(), batch });
+  const post = await preparePost(url, token, JSON.stringify({ client_id: randomUUID(), batch }));
   const start = performance.now();
-  const result = await post(url, token, body);
+  const result = await post.send();
   const ms = performance.now() - start;
   if (result.applied !== batch.length || result.rejected.length > 0) throw new Error(`unexpected result: applied ${result.applied} of ${batch.length}`);
   return ms;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RawEntry } from '../protocol/wire.ts';
-import { digestEntries, digestsAbove, sameDigest } from './entry-digest.ts';
+import { digestEntries, digestsAbove, LazyDigests, sameDigest } from './entry-digest.ts';
 
 const base = {
   op_id: 1,
@@ -73,5 +73,18 @@ describe('digestsAbove', () => {
     ]);
     expect(digestsAbove(records, 0)).toEqual(records);
     expect(digestsAbove(records, 10)).toEqual([]);
+  });
+});
+
+describe('LazyDigests', () => {
+  it('gives the digests digestEntries gives, however it is asked for them', () => {
+    const entries = Array.from({ length: 7 }, (_, i) => entry({ ...base, op_id: i + 1, id: `a${i}` }));
+    const whole = digestEntries(entries);
+    const lazy = new LazyDigests(entries);
+    expect(lazy.upTo(2).subarray(0, 16)).toEqual(whole.subarray(0, 16));
+    expect(lazy.step(3)).toBe(true);
+    expect(lazy.upTo(5).subarray(0, 40)).toEqual(whole.subarray(0, 40));
+    expect(lazy.step(3)).toBe(false);
+    expect(lazy.all()).toEqual(whole);
   });
 });

@@ -1,7 +1,7 @@
 import type { BatchResponse } from '../protocol/response.ts';
 import type { BatchRequest, RawEntry } from '../protocol/wire.ts';
 import type { TableRules } from '../rules/table-rules.ts';
-import { digestEntries } from './entry-digest.ts';
+import { LazyDigests } from './entry-digest.ts';
 import { WritepathError } from './errors.ts';
 import { hasValidators, runBeforeApply, validateData } from './entry-hooks.ts';
 import type { Hooks } from './hooks.ts';
@@ -47,9 +47,11 @@ export interface RewindEvent {
  */
 export async function processBatch(options: EngineOptions, request: BatchRequest, auth: AuthContext): Promise<BatchResponse> {
   const maxAttempts = options.maxAttempts ?? 3;
-  // Before any hook sees an entry, and once for every attempt: what is recorded must be the
-  // content as sent, as a retry's will be (PROTOCOL.md 2.2).
-  const digests = request.ledger !== false ? digestEntries(request.entries) : undefined;
+  // Of the content as sent, as a retry's will be (PROTOCOL.md 2.2), and once for every
+  // attempt. Hooks may change entries: then all before any hook sees one; without hooks,
+  // when needed or while the database applies a part (see applyParts).
+  const digests = request.ledger !== false ? new LazyDigests(request.entries) : undefined;
+  if (digests && options.hooks) digests.all();
   for (let attempt = 1; ; attempt++) {
     let result: BatchResponse;
     let rewound: number[];
@@ -90,7 +92,7 @@ async function processInTransaction(
   tx: StoreTransaction,
   request: BatchRequest,
   /** Of the request's entries, when it is tracked by the ledger. */
-  digests: Uint8Array | undefined,
+  digests: LazyDigests | undefined,
   auth: AuthContext,
 ): Promise<{ result: BatchResponse; rewound: number[] }> {
   const { clientId, entries } = request;
@@ -107,7 +109,7 @@ async function processInTransaction(
   // The first part, which nothing overlaps, is small: the database starts on it sooner.
   const partEntries = options.partEntries ?? PART_ENTRIES;
   const parts = transactionParts(groupTransactions(work), partEntries, Math.ceil(partEntries / 4));
-  await applyParts(options, tx, parts, auth, tally);
+  await applyParts(options, tx, parts, auth, tally, digests);
   const { stored, applied, skipped } = tally;
   // Parts check ahead of each other: rejections come in out of op order.
   const rejected = tally.rejected.sort((a, b) => a.response.op_id - b.response.op_id);
@@ -118,7 +120,7 @@ async function processInTransaction(
   // are below the ledger: it never moves back.
   const lastOpId = tracked ? Math.max(ledger, work.length > 0 ? work[work.length - 1]!.opId : ledger) : 0;
   if (tracked && lastOpId > ledger) await tx.advanceLedger(auth.userId, clientId, lastOpId);
-  if (split?.record) await tx.recordDigests(auth.userId, clientId, split.record);
+  if (split?.record) await tx.recordDigests(auth.userId, clientId, { opIds: split.record.opIds, digests: split.record.digests() });
   const duplicates = split?.duplicates ?? 0;
   return {
     result: { client_id: clientId, last_op_id: lastOpId, applied, duplicates, skipped, rejected: rejected.map((r) => r.response) },
@@ -146,13 +148,19 @@ async function applyParts(
   parts: Iterator<ClientTransaction<RawEntry>[]>,
   auth: AuthContext,
   tally: BatchTally,
+  /** Worked out a slice at a time while the database applies a part and the next one is ready. */
+  digests: LazyDigests | undefined,
 ): Promise<void> {
   let part = parts.next();
   let ready = part.done ? undefined : await readyPart(options, tx, await checkEntries(options, part.value, auth, tally), auth, tally);
   while (ready) {
     const applying = ready.apply();
     // Awaited below; until then a failure must not count as unhandled.
-    applying.catch(() => {});
+    let settled = false;
+    applying.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     let checked: CheckedPart | undefined;
     let next: ReadyPart | undefined;
     let ahead: { error: unknown } | undefined;
@@ -167,6 +175,8 @@ async function applyParts(
         ahead = { error };
       }
     }
+    // Time the server would spend waiting: digests, between which the database's answer is read.
+    while (!settled && !ahead && digests?.step(DIGESTS_PER_SLICE)) await new Promise((resolve) => setImmediate(resolve));
     // The part in flight settles first, whatever happened meanwhile: its error is the earlier one.
     settle(ready, await applying, tally);
     if (ahead) throw ahead.error;
@@ -265,5 +275,8 @@ function withHandler(operation: Operation, hooks: Hooks | undefined): Operation 
  * database as one script; large enough that the statements of a part are few.
  */
 const PART_ENTRIES = 2_000;
+
+/** Digests worked out between two looks at whether the part in flight is done (about 0.5 ms). */
+const DIGESTS_PER_SLICE = 500;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

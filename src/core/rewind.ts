@@ -1,5 +1,5 @@
 import type { RawEntry } from '../protocol/wire.ts';
-import { DIGEST_BYTES, sameDigest } from './entry-digest.ts';
+import { DIGEST_BYTES, sameDigest, type LazyDigests } from './entry-digest.ts';
 import type { EntryDigests, StoreTransaction } from './store.ts';
 
 /** What the ledger and the stored digests make of a batch's entries. */
@@ -10,8 +10,11 @@ export interface LedgerSplit {
   duplicates: number;
   /** op_ids of entries at or below the ledger whose content differs from what was processed. */
   rewound: number[];
-  /** The digests of `work`, to record when the batch commits; undefined when there is no work. */
-  record: EntryDigests | undefined;
+  /**
+   * What to record when the batch commits, undefined when there is no work: `work`'s
+   * op_ids and, asked for then, their digests.
+   */
+  record: { opIds: number[]; digests: () => Uint8Array } | undefined;
 }
 
 /**
@@ -25,40 +28,42 @@ export interface LedgerSplit {
  * restored client's write is what the ledger did before, and only past the retention.
  *
  * Reads the stored digests once, and only when some entries are at or below the ledger.
- * `digests` are those of `entries` as the client sent them (`digestEntries`), worked out
- * before any hook could touch an entry: a retry is hashed before hooks run, so what is
- * recorded must be too.
+ * `digests` are those of `entries` as the client sent them (see LazyDigests): a retry is
+ * hashed before hooks run, so what is recorded must be too.
  */
 export async function splitByLedger(
   tx: StoreTransaction,
   userId: string,
   clientId: string,
   entries: RawEntry[],
-  digests: Uint8Array,
+  digests: LazyDigests,
   ledger: number,
 ): Promise<LedgerSplit> {
   if (entries.length === 0) return { work: entries, duplicates: 0, rewound: [], record: undefined };
   // op_ids are strictly increasing (checked when the request was parsed).
   let firstFresh = 0;
   while (firstFresh < entries.length && entries[firstFresh]!.opId <= ledger) firstFresh++;
-  if (firstFresh === 0) return { work: entries, duplicates: 0, rewound: [], record: { opIds: entries.map((e) => e.opId), digests } };
+  // All fresh, the usual case: no digest is needed before the commit.
+  if (firstFresh === 0) return { work: entries, duplicates: 0, rewound: [], record: { opIds: entries.map((e) => e.opId), digests: () => digests.all() } };
 
   const stored = latestDigests(await tx.readDigests(userId, clientId, entries[0]!.opId, entries[firstFresh - 1]!.opId));
   const kept: number[] = [];
   const rewound: number[] = [];
+  const known = digests.upTo(firstFresh);
   for (let i = 0; i < firstFresh; i++) {
     const found = stored.get(entries[i]!.opId);
-    if (!found || sameDigest(digests, i, found.digests, found.index)) continue;
+    if (!found || sameDigest(known, i, found.digests, found.index)) continue;
     kept.push(i);
     rewound.push(entries[i]!.opId);
   }
   for (let i = firstFresh; i < entries.length; i++) kept.push(i);
   if (kept.length === 0) return { work: [], duplicates: entries.length, rewound, record: undefined };
 
+  const every = digests.all();
   const picked = new Uint8Array(kept.length * DIGEST_BYTES);
-  kept.forEach((i, k) => picked.set(digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), k * DIGEST_BYTES));
+  kept.forEach((i, k) => picked.set(every.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), k * DIGEST_BYTES));
   const work = kept.map((i) => entries[i]!);
-  return { work, duplicates: entries.length - work.length, rewound, record: { opIds: work.map((e) => e.opId), digests: picked } };
+  return { work, duplicates: entries.length - work.length, rewound, record: { opIds: work.map((e) => e.opId), digests: () => picked } };
 }
 
 /** Where each op_id's latest digest is: later records replace earlier ones (a rewound entry's new content). */
