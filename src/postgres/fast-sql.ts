@@ -1,5 +1,6 @@
 import type { TablePlan } from '../core/fast-plan.ts';
 import { INSERT, UPDATE, type RowStep } from '../core/row-fold.ts';
+import type { TableInfo } from '../core/schema.ts';
 import { ident, qualified } from './sql.ts';
 
 /**
@@ -25,7 +26,11 @@ export function deleteStatement(plan: TablePlan, ids: string[]): FastStatement {
   const keyType = table.columns.get(idColumn)!.type;
   return {
     // An array lets the planner see how many keys come, and read the table in key order.
-    text: `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY (ARRAY(SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d))`,
+    text: cachedText(
+      table,
+      ['delete', idColumn],
+      () => `DELETE FROM ${qualified(table.schema, table.name)} WHERE ${ident(idColumn)} = ANY (ARRAY(SELECT d::${keyType} FROM jsonb_array_elements_text($1::jsonb) AS d))`,
+    ),
     json: JSON.stringify(ids),
   };
 }
@@ -39,7 +44,7 @@ interface Staged {
   /** Per insert group: the defaulted columns its steps leave out. */
   groups: string[][];
   /** `(SELECT ... ) AS s`: wp_id, wp_kind (u update, x upsert, i insert), wp_update, wp_insert (masks), wp_sig (group), v0... */
-  source: string;
+  source: () => string;
   json: string;
 }
 
@@ -82,6 +87,11 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
     return row;
   });
 
+  return { columns, positions, groups, source: () => sourceOf(plan, columns), json: JSON.stringify(rows) };
+}
+
+function sourceOf(plan: TablePlan, columns: string[]): string {
+  const { table, idColumn } = plan;
   const typeOf = (c: string) => table.columns.get(c)!.type;
   const fields = [
     `(e->>0)::${typeOf(idColumn)} AS wp_id`,
@@ -92,8 +102,30 @@ function stage(plan: TablePlan, writes: RowStep[]): Staged {
     ...columns.map((c, i) => `(e->>${5 + i})::${typeOf(c)} AS v${i}`),
   ];
   // OFFSET 0 keeps the casts in the source, so each value is cast once, not once per action.
-  const source = `(SELECT ${fields.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e OFFSET 0) AS s`;
-  return { columns, positions, groups, source, json: JSON.stringify(rows) };
+  return `(SELECT ${fields.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e OFFSET 0) AS s`;
+}
+
+/**
+ * Statement texts by table (as last read: a schema read again makes new TableInfos) and
+ * shape. A table's shapes are few, and building a MERGE's text was a tenth of the server's
+ * work on a 10-entry batch; the same string each time also makes it cheap to look up among
+ * the connection's prepared statements.
+ */
+const textsByTable = new WeakMap<TableInfo, Map<string, string>>();
+/** Shapes kept per table: past this, texts are built every time. */
+const MAX_SHAPES_PER_TABLE = 256;
+
+function cachedText(table: TableInfo, shape: unknown[], build: () => string): string {
+  let texts = textsByTable.get(table);
+  if (!texts) textsByTable.set(table, (texts = new Map()));
+  // JSON, so that no column name can make two shapes look alike.
+  const key = JSON.stringify(shape);
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = build();
+    if (texts.size < MAX_SHAPES_PER_TABLE) texts.set(key, text);
+  }
+  return text;
 }
 
 const bit = (field: string, i: number) => `substr(s.${field}, ${i + 1}, 1) = '1'`;
@@ -120,20 +152,21 @@ export function mergeStatement(plan: TablePlan, steps: RowStep[]): FastStatement
   if (writes.length === 0) return undefined;
   const staged = stage(plan, writes);
   const { columns } = staged;
-  const clauses: string[] = [];
-  if (writes.some((s) => s.write !== 'insert' && s.flags.some((bits) => bits & UPDATE))) {
-    const sets = columns.map((c, i) => `${ident(c)} = CASE WHEN ${bit('wp_update', i)} THEN s.v${i} ELSE t.${ident(c)} END`);
-    clauses.push(`WHEN MATCHED AND s.wp_kind <> 'i' AND s.wp_update <> '${'0'.repeat(columns.length)}' THEN UPDATE SET ${sets.join(', ')}`);
-  }
-  staged.groups.forEach((_, group) => {
-    const insert = insertOf(plan, staged, group);
-    clauses.push(`WHEN NOT MATCHED AND s.wp_kind <> 'u' AND s.wp_sig = ${group} THEN INSERT (${insert.columns}) VALUES (${insert.values})`);
-  });
+  const updates = writes.some((s) => s.write !== 'insert' && s.flags.some((bits) => bits & UPDATE));
   const { table, idColumn } = plan;
-  return {
-    text: `MERGE INTO ${qualified(table.schema, table.name)} AS t USING ${staged.source} ON t.${ident(idColumn)} = s.wp_id ${clauses.join(' ')}`,
-    json: staged.json,
-  };
+  const text = cachedText(table, ['merge', idColumn, updates, columns, staged.groups], () => {
+    const clauses: string[] = [];
+    if (updates) {
+      const sets = columns.map((c, i) => `${ident(c)} = CASE WHEN ${bit('wp_update', i)} THEN s.v${i} ELSE t.${ident(c)} END`);
+      clauses.push(`WHEN MATCHED AND s.wp_kind <> 'i' AND s.wp_update <> '${'0'.repeat(columns.length)}' THEN UPDATE SET ${sets.join(', ')}`);
+    }
+    staged.groups.forEach((_, group) => {
+      const insert = insertOf(plan, staged, group);
+      clauses.push(`WHEN NOT MATCHED AND s.wp_kind <> 'u' AND s.wp_sig = ${group} THEN INSERT (${insert.columns}) VALUES (${insert.values})`);
+    });
+    return `MERGE INTO ${qualified(table.schema, table.name)} AS t USING ${staged.source()} ON t.${ident(idColumn)} = s.wp_id ${clauses.join(' ')}`;
+  });
+  return { text, json: staged.json };
 }
 
 /**
@@ -153,7 +186,7 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): FastStatem
     const insert = insertOf(plan, staged, group);
     return {
       text:
-        `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source}` +
+        `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source()}` +
         ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`,
       json: staged.json,
     };

@@ -29,8 +29,12 @@ export interface PreparableStatement {
   args: string[];
 }
 
-/** Statement key (types and text) to prepared name, per connection; a connection that closes takes its names along. */
-const preparedByConnection = new WeakMap<pg.ClientBase, Map<string, string>>();
+/**
+ * Per connection (one that closes takes its names along): parameter types, then text, to
+ * prepared name. Two levels rather than one key of both: a text built once and looked up
+ * again is hashed once.
+ */
+const preparedByConnection = new WeakMap<pg.ClientBase, { count: number; byTypes: Map<string, Map<string, string>> }>();
 
 /**
  * Names a connection keeps at most. Each holds a plan in the backend's memory; past the
@@ -46,15 +50,18 @@ export const MAX_PREPARED_PER_CONNECTION = 64;
 export async function executable(client: pg.ClientBase, statements: PreparableStatement[], prepare = true): Promise<string[]> {
   if (!prepare) return statements.map(writtenOut);
   let prepared = preparedByConnection.get(client);
-  if (!prepared) preparedByConnection.set(client, (prepared = new Map()));
+  if (!prepared) preparedByConnection.set(client, (prepared = { count: 0, byTypes: new Map() }));
   const sql: string[] = [];
   for (const statement of statements) {
-    const key = `${statement.types.join(',')}|${statement.text}`;
-    let name = prepared.get(key);
-    if (name === undefined && prepared.size < MAX_PREPARED_PER_CONNECTION) {
-      const candidate = `writepath_${prepared.size + 1}`;
-      await client.query(`PREPARE ${ident(candidate)} (${statement.types.join(', ')}) AS ${statement.text}`);
-      prepared.set(key, (name = candidate));
+    const types = statement.types.join(', ');
+    let byText = prepared.byTypes.get(types);
+    if (!byText) prepared.byTypes.set(types, (byText = new Map()));
+    let name = byText.get(statement.text);
+    if (name === undefined && prepared.count < MAX_PREPARED_PER_CONNECTION) {
+      const candidate = `writepath_${prepared.count + 1}`;
+      await client.query(`PREPARE ${ident(candidate)} (${types}) AS ${statement.text}`);
+      byText.set(statement.text, (name = candidate));
+      prepared.count++;
     }
     sql.push(name === undefined ? writtenOut(statement) : `EXECUTE ${ident(name)} (${statement.args.join(', ')})`);
   }
