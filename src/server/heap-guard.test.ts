@@ -15,12 +15,12 @@ describe('HeapGuard', () => {
     const { g, flags } = guard();
     const first = g.hold(LARGE);
     const second = g.hold(LARGE * 5);
-    expect(flags).toEqual(['--heap-growing-percent=40']);
+    expect(flags).toEqual(['--heap-growing-percent=25']);
     second();
     second();
-    expect(flags).toEqual(['--heap-growing-percent=40']);
+    expect(flags).toEqual(['--heap-growing-percent=25']);
     first();
-    expect(flags).toEqual(['--heap-growing-percent=40', '--heap-growing-percent=0']);
+    expect(flags).toEqual(['--heap-growing-percent=25', '--heap-growing-percent=0']);
   });
 
   it('leaves small batches alone', () => {
