@@ -55,27 +55,25 @@ describe('prepared statements', () => {
     const merges = (texts: string[]) => texts.filter((t) => /^PREPARE .* AS MERGE/s.test(t));
     expect(merges(first)).toHaveLength(1);
     expect(merges(second)).toEqual([]);
-    expect(second.join('\n')).toMatch(/EXECUTE "writepath_\d+"/);
+    expect(second.join('\n')).toMatch(/EXECUTE "writepath_[0-9a-f]+_\d+"/);
     expect(second.join('\n')).not.toMatch(/MERGE/);
   });
 
   it('follows a column retyped after the statement was prepared, before the server reads the schema again', async () => {
     const id = randomUUID();
+    const patch = (data: Record<string, unknown>) => request([{ op: 'PATCH', type: 'notes', id, data }]);
     await processBatch(engine(), request([{ op: 'PUT', type: 'notes', id, data: { body: 'short', size: 1 } }]), as);
+    // The shape the batch below has, prepared before the change.
+    await processBatch(engine(), patch({ body: 'short', size: 1 }), as);
     await sql(db, 'ALTER TABLE notes ALTER COLUMN body TYPE varchar(8)');
     try {
-      const result = await processBatch(
-        engine(),
-        request([
-          { op: 'PATCH', type: 'notes', id, data: { body: 'far too long for it', size: 2 } },
-          { op: 'PATCH', type: 'notes', id, data: { size: 3 } },
-        ]),
-        as,
-      );
+      let result!: Awaited<ReturnType<typeof processBatch>>;
+      const texts = await sent(async () => (result = await processBatch(engine(), patch({ body: 'far too long for it', size: 2 }), as)));
+      expect(texts.filter((t) => /^PREPARE .* AS MERGE/s.test(t))).toEqual([]);
       // Postgres names no column for a value too long; the message says what was wrong.
       expect(result.rejected.map((r) => [r.op_id, r.code])).toEqual([[1, 'invalid_value']]);
       expect(result.rejected[0]!.message).toMatch(/too long/);
-      expect(await sql(db, 'SELECT body, size FROM notes WHERE id = $1', [id])).toEqual([{ body: 'short', size: 3 }]);
+      expect(await sql(db, 'SELECT body, size FROM notes WHERE id = $1', [id])).toEqual([{ body: 'short', size: 1 }]);
     } finally {
       await sql(db, 'ALTER TABLE notes ALTER COLUMN body TYPE text');
       await store.refreshSchema();
@@ -122,4 +120,26 @@ it('writes values in for $n outside quoted identifiers and literals', () => {
   expect(writtenOut({ text: `SELECT "a$1""$2", 'it''s $3', $1, $2+$10 FROM t`, types, args })).toBe(
     `SELECT "a$1""$2", 'it''s $3', (100)::int, (101)::int+(109)::int FROM t`,
   );
+});
+
+it('stops preparing, and loses no batch, when prepared names vanish from a connection (a pooler in transaction mode)', async () => {
+  const warnings: string[] = [];
+  const store = await PgStore.open({ url: db, poolSize: 1, warn: (message) => warnings.push(message) });
+  try {
+    const clientId = randomUUID();
+    const batch = (opId: number, id: string) => ({ clientId, entries: [{ opId, txId: opId, fields: { op: 'PUT', type: 'notes', id, data: { body: `b${opId}` } } }] });
+    await processBatch({ store, rules }, batch(1, randomUUID()), as);
+    // What a transaction-mode pooler does between two transactions: another session, without the names.
+    await store.pool.query('DEALLOCATE ALL');
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [i, id] of ids.entries()) {
+      const texts = await sent(() => processBatch({ store, rules }, batch(2 + i, id), as));
+      if (i > 0) expect(texts.filter((t) => /PREPARE|EXECUTE/.test(t))).toEqual([]);
+    }
+    expect(await sql(db, 'SELECT body FROM notes WHERE id = ANY ($1) ORDER BY body', [ids])).toEqual([{ body: 'b2' }, { body: 'b3' }, { body: 'b4' }]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/database\.prepared_statements: false/);
+  } finally {
+    await store.close();
+  }
 });

@@ -40,6 +40,9 @@ export async function runServe(options: { configPath?: string }): Promise<void> 
     throw error;
   }
   if (playground) console.log(playground.instructions(server.url));
+  if (!youngGenerationSet(process.execArgv, env.NODE_OPTIONS)) {
+    server.app.log.info('node runs with V8\'s default young generation: with --max-semi-space-size=32 (as `npm start` runs it) the server takes about 15% more small batches a second (README: Operations)');
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -56,6 +59,11 @@ export async function runServe(options: { configPath?: string }): Promise<void> 
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Whether node was started with a young generation size of its own (see bin/writepath.js). */
+function youngGenerationSet(execArgv: readonly string[], nodeOptions = ''): boolean {
+  return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--(max|min)[-_]semi[-_]space[-_]size/.test(arg));
 }
 
 /** Any setting in the environment means the user configures the server, not the playground. */

@@ -10,6 +10,7 @@ import { introspect, type LiveSchema } from './introspect.ts';
 import { PgAdmin } from './pg-admin.ts';
 import { pgFactsSource } from './pg-facts.ts';
 import { KnownLedgers } from './known-ledgers.ts';
+import { forgetPrepared, preparedMismatch } from './prepared-statements.ts';
 import { PgTransaction } from './pg-transaction.ts';
 import { ensureServerTables } from './server-tables.ts';
 
@@ -25,13 +26,21 @@ export interface PgStoreOptions {
   fastPath?: FastApplyOptions | false;
   /** Op_ids below a client's ledger whose digests are kept, at least (default `DIGEST_RETENTION`). */
   digestRetention?: number;
+  /** Where a problem the operator should know of, but that fails no batch, is told (default: console.warn). */
+  warn?: (message: string) => void;
 }
 
 /** MERGE, which the fast path's statements are made of, came with Postgres 15. */
 const FAST_PATH_VERSION = 150000;
 
-/** A held-back statement failed (see PgTransaction): the batch is to run again, carefully. */
-class GuessFailed extends Error {}
+/**
+ * The batch is to run again: a held-back statement failed (see PgTransaction), or the
+ * connection's prepared statements were not what was recorded. `cause` says which.
+ */
+class RunAgain extends Error {}
+
+/** Runs of one batch at most: a guess, then prepared statements, may each cost one. */
+const MAX_RUNS = 3;
 
 /** The Store for Postgres, on one pg pool. */
 export class PgStore implements Store {
@@ -45,6 +54,8 @@ export class PgStore implements Store {
   readonly admin: PgAdmin;
   /** Ledger positions seen, for batches to guess from (see PgTransaction). */
   private readonly knownLedgers = new KnownLedgers();
+  /** What transactions are given of the fast path's options; `preparedStatements` may be turned off while the server runs. */
+  private readonly statementOptions: FastApplyOptions;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -52,8 +63,10 @@ export class PgStore implements Store {
     private readonly rls: RowLevelSecurity | undefined,
     private readonly fastPath: FastApplyOptions | false,
     private readonly digestRetention: number,
+    private readonly warn: (message: string) => void,
   ) {
     this.admin = new PgAdmin(pool, () => this.facts);
+    this.statementOptions = { ...(fastPath || {}) };
   }
 
   /** Connects, creates the server's tables when missing and reads the live schema. */
@@ -73,7 +86,8 @@ export class PgStore implements Store {
     // the client is marked unusable and is dropped on release.
     pool.on('connect', (client) => client.on('error', () => {}));
     const rls = options.role ? new RowLevelSecurity(options.role) : undefined;
-    const store = new PgStore(pool, connection, rls, options.fastPath ?? {}, options.digestRetention ?? DIGEST_RETENTION);
+    const warn = options.warn ?? ((message: string) => console.warn(`writepath: WARNING ${message}`));
+    const store = new PgStore(pool, connection, rls, options.fastPath ?? {}, options.digestRetention ?? DIGEST_RETENTION, warn);
     try {
       await ensureServerTables(pool);
       await store.refreshSchema();
@@ -131,17 +145,17 @@ export class PgStore implements Store {
 
   async transaction<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     // RLS mode sets the role around the writes: nothing is held back there.
-    try {
-      return await this.attempt(context, work, !this.rls);
-    } catch (error) {
-      if (!(error instanceof GuessFailed)) throw error;
-      // The guessed ledger position was wrong, or a held-back statement failed: once more,
-      // reading the ledger first and narrowing down any failure as usual.
-      return this.attempt(context, work, false);
+    for (let run = 1; ; run++) {
+      try {
+        // Once a run failed, the next ones read the ledger first and narrow down any failure as usual.
+        return await this.attempt(context, work, !this.rls && run === 1, run === MAX_RUNS);
+      } catch (error) {
+        if (!(error instanceof RunAgain)) throw error;
+      }
     }
   }
 
-  private async attempt<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>, guess: boolean): Promise<T> {
+  private async attempt<T>(context: AuthContext, work: (tx: StoreTransaction) => Promise<T>, guess: boolean, last: boolean): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -151,16 +165,31 @@ export class PgStore implements Store {
     let broken: Error | undefined;
     let tx: PgTransaction | undefined;
     try {
-      tx = new PgTransaction(client, () => this.facts, this.fastPath || {}, context, this.rls, this.digestRetention, this.knownLedgers, guess);
+      tx = new PgTransaction(client, () => this.facts, this.statementOptions, context, this.rls, this.digestRetention, this.knownLedgers, guess);
       const result = await work(tx);
       await tx.commit();
       return result;
     } catch (error) {
       // A failed ROLLBACK means the connection is gone: drop it rather than pool it.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      if (tx?.guessFailed) {
+      const mismatch = preparedMismatch(error);
+      if (mismatch) {
+        // Names this connection prepared are gone, or one is there already: a pooler in
+        // transaction mode hands each transaction another server session. Every batch would
+        // fail the same way: from now on statements are sent written out.
+        forgetPrepared(client);
+        broken ??= mismatch;
+        if (this.statementOptions.preparedStatements !== false) {
+          this.statementOptions.preparedStatements = false;
+          this.warn(
+            `the statements writepath prepared on a database connection are not as it recorded them (${mismatch.message}): is a pooler in transaction mode in between? Statements are no longer prepared; set database.prepared_statements: false to say so, or connect directly or in session mode to keep them.`,
+          );
+        }
+        if (!last) throw new RunAgain('prepared statements out of step', { cause: error });
+      }
+      if (tx?.guessFailed && !last) {
         tx.forgetGuess();
-        throw new GuessFailed();
+        throw new RunAgain('a held-back statement failed', { cause: error });
       }
       const batchError = toBatchError(error);
       // The schema as last read no longer matches the database (a table or column dropped

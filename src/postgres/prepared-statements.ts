@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { ident } from './sql.ts';
 
@@ -17,7 +18,8 @@ import { ident } from './sql.ts';
  *
  * Poolers in transaction mode (PgBouncer, Supavisor) hand each transaction a different
  * server session, where a name prepared on another does not exist:
- * `database.prepared_statements: false` turns this off.
+ * `database.prepared_statements: false` turns this off, and the store turns it off by
+ * itself the first time a name it prepared is missing (see `preparedMismatch`).
  */
 
 /** A statement with parameters `$1`…`$n`, their values written as SQL. */
@@ -34,7 +36,7 @@ export interface PreparableStatement {
  * prepared name. Two levels rather than one key of both: a text built once and looked up
  * again is hashed once.
  */
-const preparedByConnection = new WeakMap<pg.ClientBase, { count: number; byTypes: Map<string, Map<string, string>> }>();
+const preparedByConnection = new WeakMap<pg.ClientBase, { tag: string; count: number; byTypes: Map<string, Map<string, string>> }>();
 
 /**
  * Names a connection keeps at most. Each holds a plan in the backend's memory; past the
@@ -50,7 +52,9 @@ export const MAX_PREPARED_PER_CONNECTION = 64;
 export async function executable(client: pg.ClientBase, statements: PreparableStatement[], prepare = true): Promise<string[]> {
   if (!prepare) return statements.map(writtenOut);
   let prepared = preparedByConnection.get(client);
-  if (!prepared) preparedByConnection.set(client, (prepared = { count: 0, byTypes: new Map() }));
+  // A tag of the connection's own in its names: behind a pooler, a server session may hold
+  // names another connection prepared there.
+  if (!prepared) preparedByConnection.set(client, (prepared = { tag: randomBytes(4).toString('hex'), count: 0, byTypes: new Map() }));
   const sql: string[] = [];
   for (const statement of statements) {
     const types = statement.types.join(', ');
@@ -58,7 +62,7 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
     if (!byText) prepared.byTypes.set(types, (byText = new Map()));
     let name = byText.get(statement.text);
     if (name === undefined && prepared.count < MAX_PREPARED_PER_CONNECTION) {
-      const candidate = `writepath_${prepared.count + 1}`;
+      const candidate = `writepath_${prepared.tag}_${prepared.count + 1}`;
       await client.query(`PREPARE ${ident(candidate)} (${types}) AS ${statement.text}`);
       byText.set(statement.text, (name = candidate));
       prepared.count++;
@@ -66,6 +70,23 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
     sql.push(name === undefined ? writtenOut(statement) : `EXECUTE ${ident(name)} (${statement.args.join(', ')})`);
   }
   return sql;
+}
+
+/**
+ * The Postgres error, if a failure says the connection's prepared names are not what was
+ * recorded: one missing (26000: a pooler in transaction mode, or a DEALLOCATE) or one
+ * already there (42P05). `error` may be a pg error or carry one as its `cause`.
+ */
+export function preparedMismatch(error: unknown): Error | undefined {
+  for (let e = error as (Error & { code?: unknown }) | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (e.code === '26000' || e.code === '42P05') return e;
+  }
+  return undefined;
+}
+
+/** Drops what was recorded of a connection's prepared names (it is to be closed). */
+export function forgetPrepared(client: pg.ClientBase): void {
+  preparedByConnection.delete(client);
 }
 
 /**
