@@ -4,14 +4,14 @@
  * cost a second run and nothing else: no entry applied twice, none lost, rejections exact.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
+import { sqlSent } from './support/sql-sent.ts';
 
 let db: string;
 let store: PgStore;
@@ -52,26 +52,16 @@ const note = (id: string, body: string) => ({ op: 'PUT', type: 'notes', id, data
 const ledger = async (clientId: string) =>
   (await sql(db, 'SELECT last_op_id::int AS n FROM writepath_ledger WHERE client_id = $1', [clientId]))[0]?.n as number | undefined;
 
-/** The SQL texts sent while `work` runs, one per round trip. */
-async function roundTrips(work: () => Promise<unknown>): Promise<string[]> {
-  const spy = vi.spyOn(pg.Client.prototype, 'query');
-  try {
-    await work();
-    return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('a client seen before', () => {
   it('sends a small clean batch in one round trip', async () => {
     const client = randomUUID();
-    const first = await roundTrips(() => processBatch(on(store), request(client, 1, [note(randomUUID(), 'a'), note(randomUUID(), 'b')]), as));
+    const first = await sqlSent(() => processBatch(on(store), request(client, 1, [note(randomUUID(), 'a'), note(randomUUID(), 'b')]), as));
     expect(first.filter((t) => !t.startsWith('PREPARE')).length).toBeGreaterThan(1);
     // The first guess on the connection prepares its statements; from then on, one round trip.
     await processBatch(on(store), request(client, 3, [note(randomUUID(), 'c')]), as);
     const id = randomUUID();
-    const third = await roundTrips(() => processBatch(on(store), request(client, 4, [note(id, 'd'), note(randomUUID(), 'e')]), as));
+    const third = await sqlSent(() => processBatch(on(store), request(client, 4, [note(id, 'd'), note(randomUUID(), 'e')]), as));
     expect(third).toHaveLength(1);
     expect(third[0]).toMatch(/^BEGIN;[\s\S]*COMMIT$/);
     expect(await sql(db, 'SELECT body FROM notes WHERE id = $1', [id])).toEqual([{ body: 'd' }]);
@@ -111,7 +101,7 @@ describe('a client seen before', () => {
     expect(await ledger(client)).toBe(2);
     // And the guess is right again afterwards.
     await processBatch(on(store), request(client, 3, [note(randomUUID(), 'c')]), as);
-    expect(await roundTrips(() => processBatch(on(store), request(client, 4, [note(randomUUID(), 'd')]), as))).toHaveLength(1);
+    expect(await sqlSent(() => processBatch(on(store), request(client, 4, [note(randomUUID(), 'd')]), as))).toHaveLength(1);
     expect(await ledger(client)).toBe(4);
   });
 

@@ -3,8 +3,7 @@
  * then fails at apply must not leave a verdict behind that held only if it had applied.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
@@ -12,6 +11,7 @@ import type { BatchResponse } from '../src/protocol/response.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
+import { sqlSent } from './support/sql-sent.ts';
 
 let db: string;
 let store: PgStore;
@@ -127,16 +127,11 @@ describe('a parent whose deletion fails at apply', () => {
 
 describe('what it costs', () => {
   /** The SQL texts processBatch sends, one per round trip. */
-  async function statements(batch: BatchRequest, check?: (result: BatchResponse) => void): Promise<string[]> {
-    const spy = vi.spyOn(pg.Client.prototype, 'query');
-    try {
+  const statements = (batch: BatchRequest, check?: (result: BatchResponse) => void) =>
+    sqlSent(async () => {
       const result = await processBatch(engine(), batch, as('u1'));
       check?.(result);
-      return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
-    } finally {
-      spy.mockRestore();
-    }
-  }
+    });
   const savepoints = (texts: string[]) => texts.filter((t) => t.includes('wp_part'));
 
   it('takes no savepoint without an ownership rule, or when no check relied on an earlier transaction', async () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.ts';
 import { processBatch, type EngineOptions } from '../src/core/process-batch.ts';
 import { PgStore } from '../src/postgres/pg-store.ts';
@@ -14,6 +14,7 @@ import { dollarQuoted } from '../src/postgres/sql.ts';
 import type { BatchRequest } from '../src/protocol/wire.ts';
 import { TableRules } from '../src/rules/table-rules.ts';
 import { createTestDatabase, sql } from './support/pg.ts';
+import { sqlSent } from './support/sql-sent.ts';
 
 let db: string;
 
@@ -29,16 +30,6 @@ const request = (entries: Array<Record<string, unknown>>): BatchRequest => ({
   entries: entries.map((fields, i) => ({ opId: i + 1, txId: i + 1, fields })),
 });
 
-/** The SQL texts sent while `work` runs. */
-async function sent(work: () => Promise<unknown>): Promise<string[]> {
-  const spy = vi.spyOn(pg.Client.prototype, 'query');
-  try {
-    await work();
-    return spy.mock.calls.map(([text]) => (typeof text === 'string' ? text : (text as { text: string }).text));
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('prepared statements', () => {
   let store: PgStore;
@@ -50,8 +41,8 @@ describe('prepared statements', () => {
   const engine = (): EngineOptions => ({ store, rules });
 
   it('prepares a statement the first time and executes it after', async () => {
-    const first = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'a' } }]), as));
-    const second = await sent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'b' } }]), as));
+    const first = await sqlSent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'a' } }]), as));
+    const second = await sqlSent(() => processBatch(engine(), request([{ op: 'PUT', type: 'notes', id: randomUUID(), data: { body: 'b' } }]), as));
     const merges = (texts: string[]) => texts.filter((t) => /^PREPARE .* AS MERGE/s.test(t));
     expect(merges(first)).toHaveLength(1);
     expect(merges(second)).toEqual([]);
@@ -68,7 +59,7 @@ describe('prepared statements', () => {
     await sql(db, 'ALTER TABLE notes ALTER COLUMN body TYPE varchar(8)');
     try {
       let result!: Awaited<ReturnType<typeof processBatch>>;
-      const texts = await sent(async () => (result = await processBatch(engine(), patch({ body: 'far too long for it', size: 2 }), as)));
+      const texts = await sqlSent(async () => (result = await processBatch(engine(), patch({ body: 'far too long for it', size: 2 }), as)));
       expect(texts.filter((t) => /^PREPARE .* AS MERGE/s.test(t))).toEqual([]);
       // Postgres names no column for a value too long; the message says what was wrong.
       expect(result.rejected.map((r) => [r.op_id, r.code])).toEqual([[1, 'invalid_value']]);
@@ -106,7 +97,7 @@ it('prepares nothing when prepared statements are off', async () => {
   const store = await PgStore.open({ url: db, poolSize: 1, fastPath: { preparedStatements: false } });
   try {
     const id = randomUUID();
-    const texts = await sent(() => processBatch({ store, rules }, request([{ op: 'PUT', type: 'notes', id, data: { body: 'plain' } }]), as));
+    const texts = await sqlSent(() => processBatch({ store, rules }, request([{ op: 'PUT', type: 'notes', id, data: { body: 'plain' } }]), as));
     expect(texts.filter((t) => /PREPARE|EXECUTE/.test(t))).toEqual([]);
     expect(await sql(db, 'SELECT body FROM notes WHERE id = $1', [id])).toEqual([{ body: 'plain' }]);
   } finally {
@@ -133,7 +124,7 @@ it('stops preparing, and loses no batch, when prepared names vanish from a conne
     await store.pool.query('DEALLOCATE ALL');
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     for (const [i, id] of ids.entries()) {
-      const texts = await sent(() => processBatch({ store, rules }, batch(2 + i, id), as));
+      const texts = await sqlSent(() => processBatch({ store, rules }, batch(2 + i, id), as));
       if (i > 0) expect(texts.filter((t) => /PREPARE|EXECUTE/.test(t))).toEqual([]);
     }
     expect(await sql(db, 'SELECT body FROM notes WHERE id = ANY ($1) ORDER BY body', [ids])).toEqual([{ body: 'b2' }, { body: 'b3' }, { body: 'b4' }]);
