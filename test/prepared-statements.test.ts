@@ -134,3 +134,25 @@ it('stops preparing, and loses no batch, when prepared names vanish from a conne
     await store.close();
   }
 });
+
+it('prepares a script\'s new statements in one round trip, and after a failed one starts over under new names', async () => {
+  const client = new pg.Client({ connectionString: db });
+  await client.connect();
+  try {
+    const statement = (text: string) => ({ text, types: ['jsonb'], args: [dollarQuoted('[7]')] });
+    const texts = await sqlSent(() => executable(client, [statement('SELECT ($1::jsonb ->> 0)::int AS a'), statement('SELECT ($1::jsonb ->> 0)::int AS b')]));
+    expect(texts).toHaveLength(1);
+    const third = statement('SELECT ($1::jsonb ->> 0)::int AS c');
+    const later = statement('SELECT count(*)::int + ($1::jsonb ->> 0)::int AS n FROM later_table');
+    await expect(executable(client, [third, later])).rejects.toThrow(/later_table/);
+    await client.query('CREATE TABLE later_table (n int)');
+    // `third` was prepared before `later` failed, `later` never was: both are prepared again, under new names.
+    const sqlTexts = await executable(client, [third, later]);
+    const results = (await client.query(sqlTexts.join(';\n'))) as unknown as pg.QueryResult[];
+    expect(results.map((r) => r.rows[0])).toEqual([{ c: 7 }, { n: 7 }]);
+    const names = (await client.query('SELECT name FROM pg_prepared_statements')).rows.map((r) => r.name as string);
+    expect(names).toHaveLength(5);
+  } finally {
+    await client.end();
+  }
+});

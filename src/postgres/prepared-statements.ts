@@ -12,9 +12,9 @@ import { ident } from './sql.ts';
  *
  * SQL PREPARE rather than the protocol's prepared statements, because only the simple query
  * protocol carries a whole script in one round trip. PREPARE is not transactional: a
- * statement stays prepared whatever becomes of the batch's transaction, so each PREPARE
- * goes in a round trip of its own and is recorded once it succeeded (the first batch of a
- * shape on a connection pays that round trip).
+ * statement stays prepared whatever becomes of the batch's transaction, so the PREPAREs a
+ * script needs go in a round trip before it (the first batch of a shape on a connection
+ * pays that round trip), and are recorded once they succeeded.
  *
  * Poolers in transaction mode (PgBouncer, Supavisor) hand each transaction a different
  * server session, where a name prepared on another does not exist:
@@ -46,7 +46,7 @@ export const MAX_PREPARED_PER_CONNECTION = 64;
 
 /**
  * The statements as SQL to put in a script: EXECUTE of a name prepared on this connection
- * (prepared now, one round trip each, when new), or written out when `prepare` is false or
+ * (the new ones prepared now, in one round trip), or written out when `prepare` is false or
  * past the limit.
  */
 export async function executable(client: pg.ClientBase, statements: PreparableStatement[], prepare = true): Promise<string[]> {
@@ -56,18 +56,29 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
   // names another connection prepared there.
   if (!prepared) preparedByConnection.set(client, (prepared = { tag: randomBytes(4).toString('hex'), count: 0, byTypes: new Map() }));
   const sql: string[] = [];
+  const toPrepare: string[] = [];
   for (const statement of statements) {
     const types = statement.types.join(', ');
     let byText = prepared.byTypes.get(types);
     if (!byText) prepared.byTypes.set(types, (byText = new Map()));
     let name = byText.get(statement.text);
     if (name === undefined && prepared.count < MAX_PREPARED_PER_CONNECTION) {
-      const candidate = `writepath_${prepared.tag}_${prepared.count + 1}`;
-      await client.query(`PREPARE ${ident(candidate)} (${types}) AS ${statement.text}`);
-      byText.set(statement.text, (name = candidate));
-      prepared.count++;
+      name = `writepath_${prepared.tag}_${++prepared.count}`;
+      // Recorded now, so that a text that comes twice is prepared once; forgotten with the rest if the PREPAREs fail.
+      byText.set(statement.text, name);
+      toPrepare.push(`PREPARE ${ident(name)} (${types}) AS ${statement.text}`);
     }
     sql.push(name === undefined ? writtenOut(statement) : `EXECUTE ${ident(name)} (${statement.args.join(', ')})`);
+  }
+  if (toPrepare.length > 0) {
+    try {
+      await client.query(toPrepare.join(';\n'));
+    } catch (error) {
+      // Some may have been prepared before one failed: start the connection's record over,
+      // under a new tag, so that no name it prepares next can be one of those.
+      forgetPrepared(client);
+      throw error;
+    }
   }
   return sql;
 }
