@@ -135,7 +135,7 @@ it('stops preparing, and loses no batch, when prepared names vanish from a conne
   }
 });
 
-it('prepares a script\'s new statements in one round trip, and after a failed one starts over under new names', async () => {
+it('prepares a script\'s new statements in one round trip, and those of a failed one again under new names', async () => {
   const client = new pg.Client({ connectionString: db });
   await client.connect();
   try {
@@ -151,8 +151,32 @@ it('prepares a script\'s new statements in one round trip, and after a failed on
     const results = (await client.query(sqlTexts.join(';\n'))) as unknown as pg.QueryResult[];
     expect(results.map((r) => r.rows[0])).toEqual([{ c: 7 }, { n: 7 }]);
     const names = (await client.query('SELECT name FROM pg_prepared_statements')).rows.map((r) => r.name as string);
+    // a, b, the first `third` (left over: names are never reused), then `third` and `later`.
     expect(names).toHaveLength(5);
   } finally {
     await client.end();
+  }
+});
+
+it('stops preparing when a client\'s first batch meets vanished names, one warning for batches on two connections', async () => {
+  const warnings: string[] = [];
+  const store = await PgStore.open({ url: db, poolSize: 2, warn: (message) => warnings.push(message) });
+  try {
+    const put = (clientId: string, id: string) => ({ clientId, entries: [{ opId: 1, txId: 1, fields: { op: 'PUT', type: 'notes', id, data: { body: id } } }] });
+    // Both connections prepare, then lose their names.
+    await Promise.all([randomUUID(), randomUUID()].map((c) => processBatch({ store, rules }, put(c, randomUUID()), as)));
+    const connections = await Promise.all([store.pool.connect(), store.pool.connect()]);
+    for (const connection of connections) {
+      await connection.query('DEALLOCATE ALL');
+      connection.release();
+    }
+    // New clients: no guess, so the careful run itself meets the missing names.
+    const ids = [randomUUID(), randomUUID()];
+    const results = await Promise.all(ids.map((id) => processBatch({ store, rules }, put(randomUUID(), id), as)));
+    expect(results.map((r) => r.applied)).toEqual([1, 1]);
+    expect(await sql(db, 'SELECT count(*)::int AS n FROM notes WHERE id = ANY ($1)', [ids])).toEqual([{ n: 2 }]);
+    expect(warnings).toHaveLength(1);
+  } finally {
+    await store.close();
   }
 });

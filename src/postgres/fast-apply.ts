@@ -78,8 +78,8 @@ const DEFERRABLE_ENTRIES = 200;
 /**
  * The statements of a small plan that is all fast, to be sent later with other statements
  * and without a savepoint of its own; undefined when the plan is not such. Whoever holds
- * them back must answer a failure by applying the part again with `runPlanned`, which
- * narrows down to the guilty transactions.
+ * them back must answer their failure by applying the part again with `runPlanned`, which
+ * narrows down to the guilty transactions (PgStore runs the whole batch again).
  */
 export async function deferredStatements(client: pg.ClientBase, segments: PlannedSegment[], options: FastApplyOptions): Promise<string[] | undefined> {
   let entries = 0;

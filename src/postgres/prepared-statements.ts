@@ -54,9 +54,10 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
   let prepared = preparedByConnection.get(client);
   // A tag of the connection's own in its names: behind a pooler, a server session may hold
   // names another connection prepared there.
-  if (!prepared) preparedByConnection.set(client, (prepared = { tag: randomBytes(4).toString('hex'), count: 0, byTypes: new Map() }));
+  if (!prepared) preparedByConnection.set(client, (prepared = { tag: randomBytes(8).toString('hex'), count: 0, byTypes: new Map() }));
   const sql: string[] = [];
   const toPrepare: string[] = [];
+  const recorded: Array<{ byText: Map<string, string>; text: string }> = [];
   for (const statement of statements) {
     const types = statement.types.join(', ');
     let byText = prepared.byTypes.get(types);
@@ -64,8 +65,9 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
     let name = byText.get(statement.text);
     if (name === undefined && prepared.count < MAX_PREPARED_PER_CONNECTION) {
       name = `writepath_${prepared.tag}_${++prepared.count}`;
-      // Recorded now, so that a text that comes twice is prepared once; forgotten with the rest if the PREPAREs fail.
+      // Recorded now, so that a text that comes twice is prepared once.
       byText.set(statement.text, name);
+      recorded.push({ byText, text: statement.text });
       toPrepare.push(`PREPARE ${ident(name)} (${types}) AS ${statement.text}`);
     }
     sql.push(name === undefined ? writtenOut(statement) : `EXECUTE ${ident(name)} (${statement.args.join(', ')})`);
@@ -74,9 +76,10 @@ export async function executable(client: pg.ClientBase, statements: PreparableSt
     try {
       await client.query(toPrepare.join(';\n'));
     } catch (error) {
-      // Some may have been prepared before one failed: start the connection's record over,
-      // under a new tag, so that no name it prepares next can be one of those.
-      forgetPrepared(client);
+      // Some may have been prepared before one failed: those texts get new names next time
+      // (names are never reused), and the failed round trip's names still count toward the
+      // limit, so what a connection keeps stays bounded.
+      for (const { byText, text } of recorded) byText.delete(text);
       throw error;
     }
   }
