@@ -31,7 +31,7 @@ export async function startServer(databaseUrl: string, dir: string): Promise<Ben
   writeFileSync(file, JSON.stringify(config));
   const root = new URL('..', import.meta.url).pathname;
   // The flag `npm start` runs the server with (see bin/writepath.js), then any of the bench's own.
-  const flags = ['--max-semi-space-size=32', ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+  const flags = ['--max-semi-space-size=24', ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
   const child: ChildProcess = spawn(process.execPath, [...flags, join(root, 'bin/writepath.js'), 'serve', '--config', file], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn' },

@@ -5,8 +5,8 @@ import { setFlagsFromString } from 'node:v8';
  * several times the data it keeps alive: a 100,000-entry batch keeps about 70 MB alive but
  * left 270 MB of heap behind it, and the next one grew it further (peak RSS 350, then
  * 430 MiB). Bounding growth to 25% past the live data keeps three such batches in a row
- * under 350 MiB, with the young generation of `--max-semi-space-size=32` (see
- * bin/writepath.js) included (at 40%, 335 to 372 MiB), but would cost every batch more
+ * under 360 MiB, with a young generation of `--max-semi-space-size=24` or 32 (see
+ * bin/writepath.js) included (at 40% and 32, 335 to 372 MiB), but would cost every batch more
  * collections (about 10% more time at 10,000 entries). So the bound holds only while a
  * large batch is in flight. The flag is process-wide and read at every full collection,
  * which is why setting it at run time takes effect.
