@@ -81,19 +81,17 @@ const DEFERRABLE_ENTRIES = 200;
  * them back must answer their failure by applying the part again with `runPlanned`, which
  * narrows down to the guilty transactions (PgStore runs the whole batch again).
  */
-export async function deferredStatements(client: pg.ClientBase, segments: PlannedSegment[], options: FastApplyOptions): Promise<string[] | undefined> {
+export function deferredStatements(segments: PlannedSegment[], options: FastApplyOptions): PreparableStatement[] | undefined {
   let entries = 0;
   for (const s of segments) {
     if (s.path !== 'fast' || s.script === undefined) return undefined;
     entries += s.plan.placements.length;
   }
   if (entries > DEFERRABLE_ENTRIES) return undefined;
-  const sql: string[] = [];
-  for (const s of segments) {
+  return segments.flatMap((s) => {
     options.onSegment?.(s);
-    sql.push(...(await statementsSql(client, s.script!, options)));
-  }
-  return sql;
+    return s.script!;
+  });
 }
 
 /** Runs what `planApply` planned, in order. */
@@ -120,14 +118,9 @@ function scriptOf(plan: FastPlan): PreparableStatement[] {
 
 const JSONB = ['jsonb'];
 
-/** The statements as SQL to send: prepared ones executed, unless that is off. */
-function statementsSql(client: pg.ClientBase, statements: PreparableStatement[], options: FastApplyOptions): Promise<string[]> {
-  return executable(client, statements, options.preparedStatements !== false);
-}
-
 /** One round trip (after any new statement's PREPARE): the savepoint, the plan, and its release. */
 async function scriptText(client: pg.ClientBase, statements: PreparableStatement[], options: FastApplyOptions): Promise<string> {
-  return ['SAVEPOINT wp_fast', ...(await statementsSql(client, statements, options)), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
+  return ['SAVEPOINT wp_fast', ...(await executable(client, statements, options)), 'RELEASE SAVEPOINT wp_fast'].join(';\n');
 }
 
 async function applyFast(

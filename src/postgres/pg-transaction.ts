@@ -34,7 +34,7 @@ export class PgTransaction implements StoreTransaction {
   /** A guessed ledger position whose check (and BEGIN) is held back, to go first in the next round trip. */
   private heldGuess: { userId: string; clientId: string; expected: number } | undefined;
   /** Statements held back to go after it: there are some only while it is held. */
-  private pending: string[] = [];
+  private pending: PreparableStatement[] = [];
   /** A round trip carrying held-back statements failed. */
   guessFailed = false;
   /** The client whose ledger was locked. */
@@ -69,7 +69,7 @@ export class PgTransaction implements StoreTransaction {
       this.position = guess;
       return guess;
     }
-    const [lock] = await this.executable([lockLedgerStatement(userId, clientId)]);
+    const [lock] = await executable(this.client, [lockLedgerStatement(userId, clientId)], this.options);
     const result = await this.script(lock!);
     this.position = Number(result.rows[0]!.last_op_id);
     return this.position;
@@ -106,7 +106,7 @@ export class PgTransaction implements StoreTransaction {
     const planned = planApply(transactions, facts, this.options);
     return async () => {
       // Held back with the guess: if any of it fails, the careful run narrows it down.
-      const held = this.heldGuess ? await deferredStatements(this.client, planned, this.options) : undefined;
+      const held = this.heldGuess ? deferredStatements(planned, this.options) : undefined;
       if (held) {
         this.pending.push(...held);
         return transactions.map(() => ({ ok: true }));
@@ -151,14 +151,10 @@ export class PgTransaction implements StoreTransaction {
       ...(ledger && !checkAndMove ? [advanceLedgerStatement(ledger.userId, ledger.clientId, ledger.lastOpId)] : []),
       ...(digests ? recordDigestsStatements(digests.userId, digests.clientId, digests.record, this.position, this.digestRetention) : []),
     ];
-    await this.send([...(await this.executable(statements)), 'COMMIT'], checkAndMove);
+    await this.send(statements, 'COMMIT', checkAndMove);
     if (this.owner) this.known.remember(this.owner.userId, this.owner.clientId, this.position);
   }
 
-  /** The statements as SQL for a script, prepared on this connection unless that is off. */
-  private executable(statements: PreparableStatement[]): Promise<string[]> {
-    return executable(this.client, statements, this.options.preparedStatements !== false);
-  }
 
   /** After a failed guess: the next batch of the client reads its ledger. */
   forgetGuess(): void {
@@ -174,18 +170,24 @@ export class PgTransaction implements StoreTransaction {
   }
 
   /**
-   * Runs SQL without parameters after whatever is held back, in one round trip; the held
-   * guess is checked first, by `check` when given (it also moves the ledger).
+   * Sends whatever is held back, then `statements` and `tail`, in one round trip (after one
+   * more for the PREPAREs they need, if any); the held guess is checked first, by `check`
+   * when given (it also moves the ledger).
    */
-  private async send(sql: string[], check?: PreparableStatement): Promise<pg.QueryResult | pg.QueryResult[]> {
+  private async send(statements: PreparableStatement[], tail?: string, check?: PreparableStatement): Promise<void> {
     const guess = this.heldGuess;
     const held = this.pending;
     this.heldGuess = undefined;
     this.pending = [];
-    if (!guess) return this.client.query(sql.join(';\n'));
+    const last = tail === undefined ? [] : [tail];
+    if (!guess) {
+      await this.client.query([...(await executable(this.client, statements, this.options)), ...last].join(';\n'));
+      return;
+    }
     try {
-      const [first] = await this.executable([check ?? ledgerGuardStatement(guess.userId, guess.clientId, guess.expected)]);
-      return await this.client.query(['BEGIN', first!, ...held, ...sql].join(';\n'));
+      const first = check ?? ledgerGuardStatement(guess.userId, guess.clientId, guess.expected);
+      const sql = await executable(this.client, [first, ...held, ...statements], this.options);
+      await this.client.query(['BEGIN', ...sql, ...last].join(';\n'));
     } catch (error) {
       this.guessFailed = true;
       throw error;

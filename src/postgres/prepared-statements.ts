@@ -46,11 +46,11 @@ export const MAX_PREPARED_PER_CONNECTION = 64;
 
 /**
  * The statements as SQL to put in a script: EXECUTE of a name prepared on this connection
- * (the new ones prepared now, in one round trip), or written out when `prepare` is false or
- * past the limit.
+ * (the new ones prepared now, in one round trip), or written out when
+ * `options.preparedStatements` is false or past the limit.
  */
-export async function executable(client: pg.ClientBase, statements: PreparableStatement[], prepare = true): Promise<string[]> {
-  if (!prepare) return statements.map(writtenOut);
+export async function executable(client: pg.ClientBase, statements: PreparableStatement[], options: { preparedStatements?: boolean } = {}): Promise<string[]> {
+  if (options.preparedStatements === false) return statements.map(writtenOut);
   let prepared = preparedByConnection.get(client);
   // A tag of the connection's own in its names: behind a pooler, a server session may hold
   // names another connection prepared there.
