@@ -50,14 +50,22 @@ export function createBatchEndpoint(options: WritepathPluginOptions, lifecycle: 
   async function handleBatch(request: FastifyRequest, parse: ParseBatch): Promise<BatchResponse> {
     // Without a content type and a body no parser runs: nothing says the body is JSON.
     if (!isStream(request.body)) throw unsupportedMediaType();
-    let raw: Buffer | undefined = await readBody(request.body, request.headers['content-encoding'], config.server.max_body_bytes);
+    let raw: Buffer | undefined = await readBody(
+      request.body,
+      request.headers['content-encoding'],
+      config.server.max_body_bytes,
+      request.headers['content-length'],
+    );
     metrics.bodyRead(raw.length);
     // Before the JSON is parsed: the parsed body is most of a large batch's memory.
     const release = heapGuard.hold(raw.length);
     try {
-      const body = parseJson(raw);
-      // Not held while the batch runs: a large body is tens of MB.
+      // A large body is tens of MB as bytes and again as text: each is let go as soon as
+      // the next form is made, so that the collections while it is parsed can free it.
+      let text: string | undefined = raw.toString('utf8');
       raw = undefined;
+      const body = parseJson(text);
+      text = undefined;
       return await processBody(request, parse, body);
     } finally {
       release();
@@ -117,9 +125,9 @@ export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint
 
 /** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
 /** The body as JSON, or 400. */
-function parseJson(raw: Buffer): unknown {
+function parseJson(text: string): unknown {
   try {
-    return JSON.parse(raw.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw badRequest('invalid_json', 'the body is not valid JSON');
   }
