@@ -40,8 +40,9 @@ export interface ResetOptions {
    * checkpoint writes the whole page to the WAL (full_page_writes): a 10,000-entry batch then
    * writes 20.5 MiB of WAL instead of 3, and every strategy pays that. A table under steady
    * writes meets it once per page per checkpoint interval (5 minutes by default), not every
-   * batch, so by default runs meet a table written since the last checkpoint; this option
-   * measures the worst case instead (`npm run bench -- --after-checkpoint`).
+   * batch. By default runs meet a table written since the last checkpoint, the best case
+   * (close to a table of this size under steady writes); this option measures the worst
+   * case instead (`npm run bench -- --after-checkpoint`).
    */
   afterCheckpoint?: boolean;
 }

@@ -123,8 +123,7 @@ export function registerBatchRoute(app: FastifyInstance, endpoint: BatchEndpoint
   app.post(ROUTE_PATHS.batch, endpoint(parse));
 }
 
-/** The body as JSON: 413 over the limit (after gzip), 400 when it is not gzip or not JSON. */
-/** The body as JSON, or 400. */
+/** The body's text as JSON, or 400. */
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
