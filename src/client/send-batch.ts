@@ -71,7 +71,8 @@ export async function postBatch(post: BatchPost): Promise<BatchOutcome> {
 function classify(status: number): [UploadErrorCode, boolean] {
   if (status === 401) return ['unauthorized', true];
   if (status === 429) return ['rate_limited', true];
-  if (status === 503) return ['unavailable', true];
+  // 408: the server timed the request out before it had it all, so nothing was applied.
+  if (status === 503 || status === 408) return ['unavailable', true];
   if (status >= 500) return ['server_error', true];
   return ['bad_request', false];
 }

@@ -8,7 +8,7 @@ export type UploadErrorCode =
   | 'no_credentials'
   /** 429: over the server's rate limit. */
   | 'rate_limited'
-  /** 503: temporary (database down, shutting down, a held column); nothing was applied. */
+  /** 503: temporary (database down, shutting down, a held column), or 408 (the request arrived too slowly); nothing was applied. */
   | 'unavailable'
   /** 500 and other 5xx: the server's own problem; nothing was applied. */
   | 'server_error'

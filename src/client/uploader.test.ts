@@ -243,6 +243,7 @@ describe('errors: nothing completed, the SDK retries', () => {
     ['500', { status: 500, body: { error: { code: 'internal', message: 'bug' } } }, 'server_error', true],
     ['502 from a proxy', { status: 502, body: '<html>bad gateway</html>' }, 'server_error', true],
     ['400', { status: 400, body: { error: { code: 'invalid_request', message: 'client_id' } } }, 'bad_request', false],
+    ['408', { status: 408, body: { error: { code: 'request_timeout', message: 'too slow' } } }, 'unavailable', true],
     ['415', { status: 415, body: { error: { code: 'unsupported_media_type', message: 'json' } } }, 'bad_request', false],
     ['a network error', new TypeError('fetch failed'), 'network', true],
   ];

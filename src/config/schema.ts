@@ -60,6 +60,11 @@ export const configSchema = z.strictObject({
       rate_limit: z.strictObject({ per_user_per_minute: positiveInt }).optional(),
       /** How long shutdown waits for in-flight batches before closing the pool anyway. */
       shutdown_timeout_ms: positiveInt.default(30_000),
+      /**
+       * How long a request may take to arrive in full (headers and body) before it is
+       * answered 408 and its connection closed: Node's own default, which fastify turns off.
+       */
+      request_timeout_ms: positiveInt.default(300_000),
     })
     .default(() => serverDefaults()),
   auth: z
@@ -115,6 +120,7 @@ function serverDefaults() {
     max_body_bytes: 16 * 1024 * 1024,
     max_batch_ops: 50_000,
     shutdown_timeout_ms: 30_000,
+    request_timeout_ms: 300_000,
   };
 }
 

@@ -79,13 +79,19 @@ describe('readBody', () => {
     }
   });
 
-  it('fails when the body stops with an error part way, declared length or not', async () => {
+  it('fails when the body stops with an error part way, declared length or not; a connection closed by the client is its fault, a 400', async () => {
+    const cut = (error: Error) =>
+      Readable.from(
+        (async function* () {
+          yield* chunksOf(body.slice(0, 2_000), 97);
+          throw error;
+        })(),
+      );
     for (const declared of [String(body.length), undefined]) {
-      async function* cut() {
-        yield* chunksOf(body.slice(0, 2_000), 97);
-        throw new Error('aborted');
-      }
-      await expect(readBody(Readable.from(cut()), undefined, 1 << 20, declared)).rejects.toThrow('aborted');
+      await expect(readBody(cut(new Error('disk on fire')), undefined, 1 << 20, declared)).rejects.toThrow('disk on fire');
+      const aborted = await readBody(cut(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), undefined, 1 << 20, declared).catch((e: unknown) => e);
+      expect(aborted).toBeInstanceOf(WritepathError);
+      expect(aborted).toMatchObject({ code: 'body_incomplete', status: 400 });
     }
   });
 });

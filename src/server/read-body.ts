@@ -30,6 +30,9 @@ export async function readBody(stream: Readable, encoding: string | undefined, m
     }
   } catch (error) {
     if (error instanceof WritepathError) throw error;
+    // The client went away (or was timed out, see server.request_timeout_ms) part way
+    // through: its fault, not the server's, and no answer will reach it.
+    if ((error as { code?: string }).code === 'ECONNRESET') throw badRequest('body_incomplete', 'the connection closed before the whole body came; nothing was applied');
     if (coding === 'gzip') throw badRequest('invalid_gzip', 'the body is not valid gzip');
     throw error;
   }

@@ -22,7 +22,7 @@ export interface RunningServer {
 export async function startServer(config: WritepathConfig, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<RunningServer> {
   const opened = await openWritepath(config);
   const { store } = opened;
-  const app = buildApp({ ...opened, logger: options.logger });
+  const app = buildApp({ ...opened, logger: options.logger, requestTimeoutMs: config.server.request_timeout_ms });
   app.addHook('onClose', async () => store.close());
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
