@@ -13,7 +13,7 @@ function watchJoins() {
   return () => spy.mock.calls.map(([list, length]) => ({ length, filled: (list as Buffer[]).reduce((n, b) => n + b.length, 0) }));
 }
 
-const tooLargeCode = async (reading: Promise<Buffer>) => {
+const codeOfFailure = async (reading: Promise<Buffer>) => {
   const error = await reading.catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WritepathError);
   return (error as WritepathError).code;
@@ -68,14 +68,14 @@ describe('readBody', () => {
       const exact = await readBody(Readable.from(chunksOf(body, size)), undefined, limit, String(body.length));
       expect(exact.toString('utf8')).toBe(body);
       const over = `${body} `;
-      expect(await tooLargeCode(readBody(Readable.from(chunksOf(over, size)), undefined, limit, String(over.length)))).toBe('body_too_large');
-      expect(await tooLargeCode(readBody(Readable.from(chunksOf(over, size)), undefined, limit, undefined))).toBe('body_too_large');
+      expect(await codeOfFailure(readBody(Readable.from(chunksOf(over, size)), undefined, limit, String(over.length)))).toBe('body_too_large');
+      expect(await codeOfFailure(readBody(Readable.from(chunksOf(over, size)), undefined, limit, undefined))).toBe('body_too_large');
     }
   });
 
   it('answers 413 past the limit, whatever length was declared', async () => {
     for (const declared of [undefined, String(body.length), '10']) {
-      expect(await tooLargeCode(readBody(Readable.from(chunksOf(body, 97)), undefined, 1000, declared))).toBe('body_too_large');
+      expect(await codeOfFailure(readBody(Readable.from(chunksOf(body, 97)), undefined, 1000, declared))).toBe('body_too_large');
     }
   });
 
