@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from './support/pg.ts';
+import { exampleSchemaSql } from '../src/playground/example-schema.ts';
+import { configSchema } from '../src/config/schema.ts';
+import { createTestDatabase, sql } from './support/pg.ts';
 import { postBatch, startTestServer, type TestServer } from './support/server.ts';
+import { SLOW_TABLE_SQL, slowPut } from './support/slow.ts';
 
-const TIMEOUT_MS = 300;
+/** The least the configuration allows; also the server's headers timeout here. */
+const TIMEOUT_MS = 1000;
 
 let server: TestServer;
 let token: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ config: { server: { request_timeout_ms: TIMEOUT_MS } } });
+  const databaseUrl = await createTestDatabase('wp_timeout');
+  await sql(databaseUrl, exampleSchemaSql + SLOW_TABLE_SQL);
+  server = await startTestServer({ databaseUrl, config: { server: { request_timeout_ms: TIMEOUT_MS }, tables: { lists: {}, todos: {}, slow: {} } } });
   token = await server.token('u1');
 });
 afterAll(() => server?.close());
@@ -52,10 +58,18 @@ describe('requests Node cannot hand over', () => {
     expect(await sql(server.databaseUrl, 'SELECT 1 FROM writepath_ledger WHERE client_id = $1', [clientId])).toEqual([]);
   });
 
-  it('applies a request that arrives in time, on the same server', async () => {
-    const answer = await postBatch(server, token, oneList(randomUUID()));
+  it('does not count the time a batch takes once it has arrived', async () => {
+    const answer = await postBatch(server, token, { client_id: randomUUID(), batch: [slowPut(1, TIMEOUT_MS * 2, randomUUID())] });
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(1);
+  });
+
+  it('gives Node the timeout of the configuration: 300 s unless set', () => {
+    const base = { database: { url: 'postgres://x/y' }, auth: { jwt: { secret: 's'.repeat(32) } }, tables: {} };
+    expect(configSchema.parse(base).server.request_timeout_ms).toBe(300_000);
+    expect(configSchema.parse({ ...base, server: { request_timeout_ms: 1000 } }).server.request_timeout_ms).toBe(1000);
+    const tooShort = configSchema.safeParse({ ...base, server: { request_timeout_ms: 10 } });
+    expect(tooShort.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['server.request_timeout_ms']);
   });
 
   it('answers 400 malformed_request to what is not HTTP, and 431 headers_too_large to oversized headers', async () => {

@@ -64,7 +64,8 @@ export const configSchema = z.strictObject({
        * How long a request may take to arrive in full (headers and body) before it is
        * answered 408 and its connection closed: Node's own default, which fastify turns off.
        */
-      request_timeout_ms: positiveInt.default(300_000),
+      // At least a second (Node checks connections as often as this), at most Node's limit.
+      request_timeout_ms: numeric(z.number().int().min(1000).max(2_147_483_647)).default(300_000),
     })
     .default(() => serverDefaults()),
   auth: z

@@ -64,6 +64,8 @@ export const writepathPlugin: FastifyPluginAsync<WritepathPluginOptions> = async
     const known = toWritepathError(error);
     // 501: a capability the Store does not have (the admin queries), nothing broken.
     if (known.status >= 500 && known.status !== 501) request.log.error({ err: known.cause ?? known }, known.message);
+    // The client left part way through its body: no answer reaches it, so the log is all.
+    if (known.code === 'body_incomplete') request.log.info({ code: known.code }, known.message);
     if (known.status === 503) metrics.answeredUnavailable(known.code);
     if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
     reply.status(known.status).send(known.toJSON());
