@@ -182,15 +182,16 @@ export function insertImageChecks(plan: TablePlan, steps: RowStep[]): FastStatem
   if (upserts.length === 0) return [];
   const staged = stage(plan, upserts);
   const { table, idColumn } = plan;
-  return staged.groups.map((_, group) => {
-    const insert = insertOf(plan, staged, group);
-    return {
-      text:
+  return staged.groups.map((_, group) => ({
+    text: cachedText(table, ['image', idColumn, staged.columns, staged.groups, group], () => {
+      const insert = insertOf(plan, staged, group);
+      return (
         `INSERT INTO ${qualified(table.schema, table.name)} (${insert.columns}) SELECT ${insert.values} FROM ${staged.source()}` +
-        ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`,
-      json: staged.json,
-    };
-  });
+        ` WHERE s.wp_sig = ${group} ON CONFLICT (${ident(idColumn)}) DO NOTHING`
+      );
+    }),
+    json: staged.json,
+  }));
 }
 
 /**
@@ -209,8 +210,12 @@ export function castCheck(plan: TablePlan, steps: RowStep[]): FastStatement | un
     if (cells.some((v) => v !== null)) rows.push(cells);
   }
   if (rows.length === 0) return undefined;
+  const columns = positions.map((p) => shape.columns[p]!);
   // An aggregate's argument is computed for every row; a plain select list could be pruned.
-  const casts = positions.map((p, i) => `count((e->>${i})::${table.columns.get(shape.columns[p]!)!.type})`);
-  return { text: `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`, json: JSON.stringify(rows) };
+  const text = cachedText(table, ['cast', columns], () => {
+    const casts = columns.map((c, i) => `count((e->>${i})::${table.columns.get(c)!.type})`);
+    return `SELECT ${casts.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e`;
+  });
+  return { text, json: JSON.stringify(rows) };
 }
 

@@ -155,7 +155,6 @@ export class PgTransaction implements StoreTransaction {
     if (this.owner) this.known.remember(this.owner.userId, this.owner.clientId, this.position);
   }
 
-
   /** After a failed guess: the next batch of the client reads its ledger. */
   forgetGuess(): void {
     if (this.owner) this.known.forget(this.owner.userId, this.owner.clientId);
